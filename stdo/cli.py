@@ -1,0 +1,60 @@
+"""`python -m stdo <stage> --<path-arg> ... --params JSON [--threads N] [--log FILE]`.
+
+Each stage is one library function; path options are its path arguments and `--params` carries
+the configuration the workflow hands it (exactly the rule's `params`). Bad input ends with one
+line on stderr naming the input and the problem, and exit status 1."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from .errors import InputError
+
+# stage -> (module, function, [(path argument, nargs)])
+STAGES = {
+    "ingest": ("ingest", "ingest", [("source", None), ("out_dir", None)]),
+    "general": ("general", "make_general", [("out", None)]),
+    "label": ("label", "label", [("lr_path", None), ("hr_path", None), ("general_path", None), ("out", None)]),
+    "cluster": ("cluster", "cluster", [("patches_path", None), ("out_parquet", None), ("out_json", None)]),
+    "train": ("train", "train_chunk", [("lr_path", None), ("hr_path", None), ("patches_path", None),
+                                       ("chunks_path", None), ("chunk", None), ("out", None),
+                                       ("general_path", "?")]),
+    "evaluate": ("evaluate", "evaluate", [("lr_path", None), ("hr_path", None), ("patches_path", None),
+                                          ("model_paths", "+"), ("out", None), ("chunks_path", "?")]),
+    "aggregate": ("aggregate", "aggregate", [("metric_paths", "+"), ("out_csv", None), ("out_md", None)]),
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="stdo", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="stage", required=True)
+    for stage, (_, _, paths) in STAGES.items():
+        p = sub.add_parser(stage)
+        for name, nargs in paths:
+            p.add_argument("--" + name.replace("_", "-"), dest=name, nargs=nargs, required=nargs != "?")
+        p.add_argument("--params", type=json.loads, default={}, help="JSON object of keyword arguments")
+        p.add_argument("--threads", type=int, help="threads this job may use")
+        p.add_argument("--log", help="log file (progress); errors also go to stderr")
+    return top
+
+
+def main(argv=None) -> int:
+    args = vars(parser().parse_args(argv))
+    stage, threads, log_file = args.pop("stage"), args.pop("threads"), args.pop("log")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
+                        filename=log_file, force=True)
+    module, function, _ = STAGES[stage]
+    run = getattr(__import__(f"stdo.{module}", fromlist=[function]), function)
+    kwargs = {**args.pop("params"), **{k: v for k, v in args.items() if v is not None}}
+    if threads is not None:
+        kwargs["threads"] = threads
+    try:
+        run(**kwargs)
+    except InputError as err:
+        if log_file:  # otherwise logging already writes to stderr: say it once
+            logging.getLogger("stdo").error("%s", err)
+        print(f"stdo {stage}: error: {err}", file=sys.stderr)
+        return 1
+    return 0

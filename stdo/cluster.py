@@ -1,0 +1,66 @@
+"""Stage 4: split the patches into k chunks.
+
+- stdo: pool the patches of all frames, rank by general-model PSNR and cut into k groups of
+  equal count (sizes differ by at most one when k does not divide the count); chunk 0 holds the
+  lowest PSNR, i.e. the hardest patches. Ties are broken by patch id, so the split is stable.
+- temporal: k contiguous frame ranges (the NAS / CaFM time chunks).
+- none: one chunk holding everything.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .io import save_json, save_parquet
+
+SPLITS = ("stdo", "temporal", "none")
+
+
+def split_stdo(psnr: np.ndarray, k: int) -> np.ndarray:
+    order = np.argsort(psnr, kind="stable")
+    chunk = np.empty(len(psnr), dtype=np.int64)
+    for c, members in enumerate(np.array_split(order, k)):
+        chunk[members] = c
+    return chunk
+
+
+def split_temporal(frame: np.ndarray, k: int) -> np.ndarray:
+    frames = np.unique(frame)
+    if k > len(frames):
+        raise InputError(f"k = {k}: the temporal split needs at least k frames, the video has {len(frames)}")
+    starts = [part[0] for part in np.array_split(frames, k)]
+    return np.searchsorted(starts, frame, side="right") - 1
+
+
+def assign(table: pd.DataFrame, split: str, k: int) -> np.ndarray:
+    if k < 1 or k > len(table):
+        raise InputError(f"k = {k}: must be between 1 and the number of patches ({len(table)})")
+    if split == "stdo":
+        return split_stdo(table["psnr"].to_numpy(), k)
+    if split == "temporal":
+        return split_temporal(table["frame"].to_numpy(), k)
+    if split == "none":
+        if k != 1:
+            raise InputError(f"k = {k}: split 'none' makes exactly one chunk")
+        return np.zeros(len(table), dtype=np.int64)
+    raise InputError(f"split '{split}': unknown; choose one of {', '.join(SPLITS)}")
+
+
+def cluster(patches_path, out_parquet, out_json, *, split: str, k: int, **method) -> dict:
+    table = pd.read_parquet(patches_path)
+    chunk = assign(table, split, k)
+    chunks = table[["patch_id", "frame", "row", "col"]].assign(chunk=chunk)
+    psnr = table["psnr"].to_numpy()
+    summary = {
+        "split": split, "k": k,
+        "sizes": np.bincount(chunk, minlength=k).tolist(),
+        "psnr_range": [[float(psnr[chunk == c].min()), float(psnr[chunk == c].max())] for c in range(k)],
+        "frame_range": [[int(chunks.frame[chunk == c].min()), int(chunks.frame[chunk == c].max())]
+                        for c in range(k)],
+    }
+    if split == "stdo":
+        summary["thresholds"] = [float(psnr[chunk == c].max()) for c in range(k - 1)]
+    save_parquet(chunks, out_parquet)
+    save_json(summary, out_json)
+    return summary

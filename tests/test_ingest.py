@@ -1,0 +1,120 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import make_vsd4k, write_png
+from stdo.errors import InputError
+from stdo.ingest import downscale, frame_files, ingest, plan_crop
+
+GRIDS = {2: (20, 10), 3: (10, 6), 4: (10, 5)}
+SMALL = {4: (4, 2)}
+
+
+def run(source, out, scales=(4,), grids=SMALL, **kw):
+    return ingest(source, out, list(scales), grids, **kw)
+
+
+def test_stdo_grids_keep_1080p_whole_and_crop_720p_for_all_scales():
+    assert plan_crop(1920, 1080, [2, 3, 4], GRIDS) == (1920, 1080)
+    assert plan_crop(1280, 720, [4], GRIDS) == (1280, 720)
+    assert plan_crop(1280, 720, [2, 3, 4], GRIDS) == (1200, 720)
+
+
+def test_video_ingest_reads_size_rate_and_makes_bicubic_lr(video_file, bunny, tmp_path):
+    meta = run(video_file, tmp_path)
+    files = frame_files(tmp_path, [4])
+    hr, lr = np.load(files["hr"]), np.load(files["lr_x4"])
+    assert hr.shape == (6, 160, 256, 3) and lr.shape == (6, 40, 64, 3)
+    assert meta["fps"] == pytest.approx(12.5) and meta["frames"] == 6 and meta["kind"] == "video"
+    assert meta["lr_source"] == {"4": "bicubic"}
+    np.testing.assert_array_equal(lr, downscale(hr, 4))
+    assert np.abs(hr.astype(int) - bunny).mean() < 6  # MJPG is lossy, but it is the same clip
+    assert json.loads(files["meta"].read_text()) == meta
+
+
+def test_frames_folder_is_ingested_losslessly_in_natural_order(frames_dir, bunny, tmp_path):
+    meta = run(frames_dir, tmp_path, max_frames=4)
+    np.testing.assert_array_equal(np.load(tmp_path / "hr.npy"), bunny[:4])
+    assert meta["fps"] is None and meta["frames"] == 4
+
+
+@pytest.mark.parametrize("sep", ["", "_"])
+def test_vsd4k_lr_frames_are_used_as_given(bunny, tmp_path, sep):
+    clip = make_vsd4k(tmp_path / "clip", bunny, sep=sep)
+    meta = run(clip, tmp_path / "out", scales=(2, 4), grids={2: (4, 2), 4: (4, 2)})
+    assert meta["lr_source"] == {"2": "bicubic", "4": "given"}
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "lr_x4.npy"), downscale(bunny, 4))
+
+
+def test_source_hash_changes_with_the_content(frames_dir, bunny, tmp_path):
+    other = tmp_path / "other"
+    for i, frame in enumerate(bunny):
+        write_png(other / f"frame_{i + 1}.png", frame if i else 255 - frame)
+    assert run(frames_dir, tmp_path / "a")["source_sha256"] != run(other, tmp_path / "b")["source_sha256"]
+
+
+def assert_failed_cleanly(out, source, match, culprit=None):
+    """One line naming the culprit (default: the source) and the problem; nothing left in `out`."""
+    with pytest.raises(InputError, match=match) as err:
+        run(source, out)
+    assert str(culprit or source) in str(err.value)
+    assert "\n" not in str(err.value)
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_missing_path(tmp_path):
+    assert_failed_cleanly(tmp_path / "out", tmp_path / "nope.mp4", "no such file")
+
+
+def test_file_that_is_not_a_video(tmp_path):
+    bogus = tmp_path / "notes.mp4"
+    bogus.write_text("this is text, not a video")
+    assert_failed_cleanly(tmp_path / "out", bogus, "not a video")
+
+
+def test_folder_without_frames(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert_failed_cleanly(tmp_path / "out", tmp_path / "empty", "holds no frames")
+
+
+def test_vsd4k_with_a_missing_lr_frame(bunny, tmp_path):
+    clip = make_vsd4k(tmp_path / "clip", bunny)
+    (clip / "DIV2K_train_LR_bicubic" / "X4" / "00003x4.png").unlink()
+    assert_failed_cleanly(tmp_path / "out", clip, "no LR frame for 00003.png")  # names X4 folder
+
+
+def test_vsd4k_lr_size_disagreeing_with_the_scale(bunny, tmp_path):
+    clip = make_vsd4k(tmp_path / "clip", bunny)
+    write_png(clip / "DIV2K_train_LR_bicubic" / "X4" / "00002x4.png", bunny[1, ::2, ::2])
+    assert_failed_cleanly(tmp_path / "out", clip, r"LR frame is 128x80 but HR 256x160 at x4 needs 64x40",
+                          culprit=clip / "DIV2K_train_LR_bicubic" / "X4" / "00002x4.png")
+
+
+def test_frames_of_different_sizes(bunny, tmp_path):
+    folder = tmp_path / "mixed"
+    write_png(folder / "1.png", bunny[0])
+    write_png(folder / "2.png", bunny[1, :80])
+    assert_failed_cleanly(tmp_path / "out", folder, "frame 1 is 256x80, expected 256x160")
+
+
+def test_video_smaller_than_one_patch(bunny, tmp_path):
+    folder = tmp_path / "tiny"
+    write_png(folder / "1.png", bunny[0, :8, :12])
+    with pytest.raises(InputError, match=r"12x8 frames are smaller than one patch grid"):
+        ingest(folder, tmp_path / "out", [4], {4: (10, 5)})
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_frame(bunny, tmp_path):
+    folder = tmp_path / "broken"
+    write_png(folder / "1.png", bunny[0])
+    (folder / "2.png").write_bytes(b"\x89PNG broken")
+    assert_failed_cleanly(tmp_path / "out", folder, "2.png: not an image", culprit=folder / "2.png")
+
+
+def test_downscale_keeps_flat_regions_flat():
+    flat = np.full((1, 32, 48, 3), 77, np.uint8)
+    np.testing.assert_array_equal(downscale(flat, 4), np.full((1, 8, 12, 3), 77, np.uint8))
+    assert cv2.__version__  # decoding backend present

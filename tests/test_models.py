@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from stdo import models
+from stdo.errors import InputError
+
+
+@pytest.mark.parametrize("scale,params", [(2, 60_652), (4, 71_056)])
+def test_espcn_has_the_published_parameter_count(scale, params):
+    assert models.count_params(models.build("espcn", scale)) == params
+
+
+@pytest.mark.parametrize("arch", models.names())
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_output_shape(arch, scale):
+    out = models.build(arch, scale)(torch.rand(2, 3, 12, 10))
+    assert out.shape == (2, 3, 12 * scale, 10 * scale)
+
+
+def test_untrained_espcn_is_exactly_its_bicubic_skip():
+    x = torch.rand(1, 3, 16, 16)
+    torch.testing.assert_close(models.build("espcn", 3)(x), models.build("bicubic", 3)(x))
+
+
+def test_every_espcn_parameter_learns():
+    torch.manual_seed(0)
+    model = models.build("espcn", 2)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    x, y = torch.rand(4, 3, 8, 8), torch.rand(4, 3, 16, 16)
+    for _ in range(3):  # the tail starts at zero, so the body sees gradient from step 2
+        opt.zero_grad()
+        torch.nn.functional.l1_loss(model(x), y).backward()
+        opt.step()
+    for name, p in model.named_parameters():
+        assert not torch.equal(p, before[name]), name
+        assert torch.isfinite(p).all()
+
+
+def test_checkpoint_round_trip(tmp_path):
+    torch.manual_seed(1)
+    model = models.build("espcn", 4, features=(8, 8, 4))
+    torch.nn.init.normal_(model.body[-2].weight)
+    models.save_checkpoint(model, tmp_path / "m.pt", {"arch": "espcn", "scale": 4,
+                                                      "arch_kwargs": {"features": [8, 8, 4]}})
+    loaded, meta = models.load_checkpoint(tmp_path / "m.pt")
+    x = torch.rand(1, 3, 8, 8)
+    torch.testing.assert_close(loaded(x), model.eval()(x))
+    assert meta["params"] == models.count_params(model)
+
+
+def test_a_file_that_is_not_a_state_dict_is_refused(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_text("not torch")
+    with pytest.raises(InputError, match="bad.pt: not a state_dict file"):
+        models.load_weights(models.build("espcn", 2), bad)
+
+
+def test_weights_of_another_shape_are_refused(tmp_path):
+    torch.save(models.build("espcn", 2, features=(8, 8, 4)).state_dict(), tmp_path / "small.pt")
+    with pytest.raises(InputError, match="small.pt: weights do not fit ESPCN"):
+        models.load_weights(models.build("espcn", 2), tmp_path / "small.pt")
+
+
+def test_unknown_arch_is_named():
+    with pytest.raises(InputError, match="arch 'nope'"):
+        models.build("nope", 2)

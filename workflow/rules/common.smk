@@ -1,0 +1,56 @@
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from stdo import config as stdo_config
+from stdo.errors import InputError
+from stdo.ingest import frame_files, resolve_source
+
+try:
+    config.update(stdo_config.load(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml"))
+except InputError as err:
+    raise WorkflowError(str(err)) from None
+
+RES = config["results_dir"]
+RSC = config["resources_dir"]
+SCALES = config["scales"]
+METHODS = list(config["methods"])
+REFERENCES = ["bicubic", "general"]
+STDO = f"{shlex.quote(sys.executable)} -m stdo"
+
+
+wildcard_constraints:
+    video="|".join(map(re.escape, config["videos"])),
+    scale="[234]",
+    method="|".join(map(re.escape, METHODS)),
+    reference="|".join(REFERENCES),
+    chunk="[0-9]+",
+
+
+def as_json(obj):
+    """A rule's params as one JSON string: stable, so Snakemake's params trigger sees real changes only."""
+    return json.dumps(obj, sort_keys=True)
+
+
+def frames(video="{video}"):
+    return {k: str(v) for k, v in frame_files(f"{RES}/{video}/frames", SCALES).items()}
+
+
+def scale_dir(wc):
+    return f"{RES}/{wc.video}/x{wc.scale}"
+
+
+def frame_inputs(wc):
+    files = frames(wc.video)
+    return {"lr": files[f"lr_x{wc.scale}"], "hr": files["hr"], "patches": f"{scale_dir(wc)}/patches.parquet"}
+
+
+GENERAL = f"{RSC}/general/x{{scale}}.pt"
+
+
+def print_summary():
+    summary = Path(RES) / "summary.md"
+    if summary.exists():
+        print(f"\nResults: {Path(RES).resolve()}  (summary.csv, summary.md)\n\n{summary.read_text()}")

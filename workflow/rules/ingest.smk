@@ -1,0 +1,22 @@
+rule ingest:
+    input:
+        source=lambda wc: str(resolve_source(config["videos"][wc.video]["path"])),
+    output:
+        **frames(),
+    params:
+        cfg=lambda wc: as_json(
+            {
+                "scales": SCALES,
+                "grids": {s: config["grids"][f"x{s}"] for s in SCALES},
+                "max_frames": config["videos"][wc.video]["max_frames"],
+            }
+        ),
+        out_dir=lambda wc, output: Path(output.hr).parent,
+    threads: config["threads"]["ingest"]
+    log:
+        f"{RES}/logs/ingest/{{video}}.log",
+    benchmark:
+        f"{RES}/benchmarks/ingest/{{video}}.tsv"
+    shell:
+        "{STDO} ingest --source {input.source:q} --out-dir {params.out_dir:q}"
+        " --params {params.cfg:q} --threads {threads} --log {log:q}"

@@ -1,0 +1,25 @@
+rule label:
+    input:
+        lr=lambda wc: frames(wc.video)[f"lr_x{wc.scale}"],
+        hr=lambda wc: frames(wc.video)["hr"],
+        general=GENERAL,
+    output:
+        f"{RES}/{{video}}/x{{scale}}/patches.parquet",
+    params:
+        cfg=lambda wc: as_json(
+            {
+                "scale": int(wc.scale),
+                "grid": config["grids"][f"x{wc.scale}"],
+                "eval_every": config["eval_every"],
+                "device": config["device"],
+                "batch_size": config["batch_size"],
+            }
+        ),
+    threads: config["threads"]["label"]
+    log:
+        f"{RES}/logs/label/{{video}}_x{{scale}}.log",
+    benchmark:
+        f"{RES}/benchmarks/label/{{video}}_x{{scale}}.tsv"
+    shell:
+        "{STDO} label --lr-path {input.lr:q} --hr-path {input.hr:q} --general-path {input.general:q}"
+        " --out {output:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
