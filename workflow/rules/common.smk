@@ -11,7 +11,7 @@ from stdo.ingest import frame_files, resolve_source
 try:
     config.update(stdo_config.load(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml"))
 except InputError as err:
-    raise WorkflowError(str(err)) from None
+    sys.exit(f"stdo: {err}")
 
 RES = config["results_dir"]
 RSC = config["resources_dir"]
