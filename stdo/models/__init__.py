@@ -1,7 +1,9 @@
 """Registry of SR architectures, one file each: `build(name, scale, **kwargs)`."""
-from . import bicubic, espcn  # noqa: F401  (importing registers them)
-from .registry import (build, count_params, load_checkpoint, load_weights, names,
+# importing registers them
+from . import bicubic, edsr, espcn, fsrcnn, rcan, srcnn, vdsr, wdsr  # noqa: F401
+from .cafm import CaFM, ChunkView
+from .registry import (build, build_from_meta, count_params, load_checkpoint, load_weights, names,
                        save_checkpoint, sidecar, upsample)
 
-__all__ = ["build", "count_params", "load_checkpoint", "load_weights", "names",
-           "save_checkpoint", "sidecar", "upsample"]
+__all__ = ["CaFM", "ChunkView", "build", "build_from_meta", "count_params", "load_checkpoint",
+           "load_weights", "names", "save_checkpoint", "sidecar", "upsample"]

@@ -13,6 +13,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..io import atomic_path, load_json, save_json
+from .cafm import CaFM
 
 _ARCHS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -54,13 +55,19 @@ def save_checkpoint(model: nn.Module, path, meta: dict) -> None:
     save_json({**meta, "params": count_params(model)}, sidecar(path))
 
 
+def build_from_meta(meta: dict) -> nn.Module:
+    """The (untrained) model a sidecar describes: a backbone, wrapped in CaFM if it says so."""
+    model = build(meta["arch"], meta["scale"], **meta.get("arch_kwargs", {}))
+    return CaFM(model, meta["cafm_chunks"]) if meta.get("cafm_chunks") else model
+
+
 def load_checkpoint(path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild a model from its sidecar and load its weights (tensors only: weights_only=True)."""
     path = Path(path)
     if not sidecar(path).exists():
         raise InputError(f"{path}: checkpoint has no JSON sidecar {sidecar(path).name} naming its arch")
     meta = load_json(sidecar(path))
-    model = build(meta["arch"], meta["scale"], **meta.get("arch_kwargs", {}))
+    model = build_from_meta(meta)
     load_weights(model, path, device)
     return model.to(device).eval(), meta
 
