@@ -54,7 +54,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     lr, hr = bunny_patches(args.frames)
     sampler = CropSampler(lr, hr, 4, args.crop, "cpu")
-    x, y = sampler.sample(args.batch)
+    x, y, _ = sampler.sample(args.batch)
     torch.manual_seed(0)
     model = models.build("espcn", 4)
     fit(model, sampler, 5, args.batch, 1e-3)  # warm-up (and leaves the zero-init tail)

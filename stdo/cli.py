@@ -20,10 +20,13 @@ STAGES = {
     "cluster": ("cluster", "cluster", [("patches_path", None), ("out_parquet", None), ("out_json", None)]),
     "train": ("train", "train_chunk", [("lr_path", None), ("hr_path", None), ("patches_path", None),
                                        ("chunks_path", None), ("chunk", None), ("out", None),
-                                       ("general_path", "?")]),
+                                       ("init_path", "?")]),
+    "train-joint": ("train", "train_joint", [("lr_path", None), ("hr_path", None), ("patches_path", None),
+                                             ("chunks_path", None), ("out", None), ("init_path", "?")]),
     "evaluate": ("evaluate", "evaluate", [("lr_path", None), ("hr_path", None), ("patches_path", None),
                                           ("model_paths", "+"), ("out", None), ("chunks_path", "?")]),
-    "aggregate": ("aggregate", "aggregate", [("metric_paths", "+"), ("out_csv", None), ("out_md", None)]),
+    "aggregate": ("aggregate", "aggregate", [("metric_paths", "+"), ("out_csv", None), ("out_md", None),
+                                            ("out_comparison", None), ("out_plot", None)]),
 }
 
 

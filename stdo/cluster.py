@@ -4,17 +4,22 @@
   equal count (sizes differ by at most one when k does not divide the count); chunk 0 holds the
   lowest PSNR, i.e. the hardest patches. Ties are broken by patch id, so the split is stable.
 - temporal: k contiguous frame ranges (the NAS / CaFM time chunks).
+- kmeans: k-means (scikit-learn) on standardised per-patch features (general-model PSNR, LR
+  gradient energy, temporal difference); clusters are numbered by mean PSNR, hardest first.
+  Chunk sizes follow the data.
 - none: one chunk holding everything.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.cluster import KMeans
 
 from .errors import InputError
 from .io import save_json, save_parquet
 
-SPLITS = ("stdo", "temporal", "none")
+SPLITS = ("stdo", "temporal", "kmeans", "none")
+KMEANS_FEATURES = ("psnr", "grad_energy", "temporal_diff")
 
 
 def split_stdo(psnr: np.ndarray, k: int) -> np.ndarray:
@@ -33,13 +38,29 @@ def split_temporal(frame: np.ndarray, k: int) -> np.ndarray:
     return np.searchsorted(starts, frame, side="right") - 1
 
 
-def assign(table: pd.DataFrame, split: str, k: int) -> np.ndarray:
+def split_kmeans(table: pd.DataFrame, k: int, seed: int = 0) -> np.ndarray:
+    features = table[list(KMEANS_FEATURES)].to_numpy(np.float64, copy=True)
+    features[:, 0] = np.minimum(features[:, 0], 100.0)  # a perfect patch has infinite PSNR
+    spread = features.std(axis=0)
+    features = (features - features.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(features)
+    if len(np.unique(labels)) < k:
+        raise InputError(f"k = {k}: k-means found only {len(np.unique(labels))} distinct groups of patches")
+    mean_psnr = [features[labels == c, 0].mean() for c in range(k)]
+    rank = np.empty(k, dtype=np.int64)
+    rank[np.argsort(mean_psnr, kind="stable")] = np.arange(k)
+    return rank[labels]
+
+
+def assign(table: pd.DataFrame, split: str, k: int, seed: int = 0) -> np.ndarray:
     if k < 1 or k > len(table):
         raise InputError(f"k = {k}: must be between 1 and the number of patches ({len(table)})")
     if split == "stdo":
         return split_stdo(table["psnr"].to_numpy(), k)
     if split == "temporal":
         return split_temporal(table["frame"].to_numpy(), k)
+    if split == "kmeans":
+        return split_kmeans(table, k, seed)
     if split == "none":
         if k != 1:
             raise InputError(f"k = {k}: split 'none' makes exactly one chunk")
@@ -47,9 +68,15 @@ def assign(table: pd.DataFrame, split: str, k: int) -> np.ndarray:
     raise InputError(f"split '{split}': unknown; choose one of {', '.join(SPLITS)}")
 
 
-def cluster(patches_path, out_parquet, out_json, *, split: str, k: int, **method) -> dict:
+def load_chunks(chunks_path) -> np.ndarray:
+    """The chunk of every patch, indexed by patch id."""
+    chunks = pd.read_parquet(chunks_path, columns=["patch_id", "chunk"]).sort_values("patch_id")
+    return chunks["chunk"].to_numpy()
+
+
+def cluster(patches_path, out_parquet, out_json, *, split: str, k: int, seed: int = 0) -> dict:
     table = pd.read_parquet(patches_path)
-    chunk = assign(table, split, k)
+    chunk = assign(table, split, k, seed)
     chunks = table[["patch_id", "frame", "row", "col"]].assign(chunk=chunk)
     psnr = table["psnr"].to_numpy()
     summary = {

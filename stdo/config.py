@@ -45,19 +45,47 @@ def load(config: dict, schema_path) -> dict:
 def _check(config: dict) -> None:
     general_spec = general(config)
     known = models.names()
-    for name, m in config["methods"].items():
-        if m["arch"] not in known:
-            raise InputError(f"config: methods.{name}.arch: unknown '{m['arch']}'; registered: {', '.join(known)}")
-        if m["split"] == "none" and m["k"] != 1:
-            raise InputError(f"config: methods.{name}.k: split 'none' makes one chunk, so k must be 1")
-        if method(config, name)["init"] == "general":
-            if general_spec == "bicubic":
-                raise InputError(f"config: methods.{name}.init: 'general' needs a general model, not bicubic")
-            if (general_spec["arch"], general_spec["arch_kwargs"]) != (m["arch"], m.get("arch_kwargs", {})):
-                raise InputError(f"config: methods.{name}.init: the general model ({general_spec['arch']}) "
-                                 f"has another architecture than the method ({m['arch']})")
     if general_spec != "bicubic" and general_spec["arch"] not in known:
         raise InputError(f"config: general.arch: unknown '{general_spec['arch']}'; registered: {', '.join(known)}")
+    for name in config["methods"]:
+        _check_method(config, name, general_spec, known)
+
+
+def _check_method(config: dict, name: str, general_spec, known) -> None:
+    m, where = method(config, name), f"config: methods.{name}"
+    if m["arch"] not in known:
+        raise InputError(f"{where}.arch: unknown '{m['arch']}'; registered: {', '.join(known)}")
+    if m["split"] == "none" and m["k"] != 1:
+        raise InputError(f"{where}.k: split 'none' makes one chunk, so k must be 1")
+    if m["mode"] == "jstdo":
+        if m["split"] not in ("stdo", "kmeans"):
+            raise InputError(f"{where}.split: jstdo keeps chunks by difficulty, so it needs split stdo or kmeans")
+        if len(m.get("keep", [])) != m["k"]:
+            raise InputError(f"{where}.keep: jstdo needs one keep fraction per chunk ({m['k']})")
+    if m["finetune"] and (m["mode"] != "cafm" or m["init"] == "scratch"):
+        raise InputError(f"{where}.finetune: only for mode cafm, on a warm-started backbone (init general or m0)")
+    source = warm_start(config, name)
+    if source is None:
+        return
+    if source == "bicubic":
+        raise InputError(f"{where}.init: 'general' needs a general model, not bicubic")
+    if (source["arch"], source["arch_kwargs"]) != (m["arch"], m["arch_kwargs"]):
+        raise InputError(f"{where}.init: the {m['init']} model ({source['arch']}) has another architecture "
+                         f"than the method ({m['arch']})")
+
+
+def warm_start(config: dict, name: str):
+    """The recipe of the model a method starts from (None for scratch); checks that it exists."""
+    init = method(config, name)["init"]
+    if init == "scratch":
+        return None
+    if init == "general":
+        return general(config)
+    m0 = config["methods"].get("m0")
+    if name == "m0" or m0 is None or m0["split"] != "none" or method(config, "m0")["mode"] != "per_chunk":
+        raise InputError(f"config: methods.{name}.init: 'm0' needs a method named m0 with split none "
+                         f"(and not m0 itself)")
+    return method(config, "m0")
 
 
 def general(config: dict):
@@ -74,3 +102,11 @@ def general(config: dict):
 def method(config: dict, name: str) -> dict:
     """A method's full training recipe: the `train:` defaults overridden by the method's keys."""
     return {**config["train"], "arch_kwargs": {}, **config["methods"][name]}
+
+
+def model_files(config: dict, name: str) -> list[str]:
+    """The checkpoint names a method's training writes: one per chunk, or one joint model."""
+    m = method(config, name)
+    if m["mode"] == "per_chunk":
+        return [f"chunk{c}.pt" for c in range(m["k"])]
+    return ["joint.pt"]

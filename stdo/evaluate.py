@@ -8,11 +8,14 @@ listed in `stdo.metrics`."""
 from __future__ import annotations
 
 import logging
+import math
+import zlib
 
 import numpy as np
 import pandas as pd
 
 from . import metrics, models
+from .cluster import load_chunks
 from .errors import InputError
 from .infer import setup, super_resolve
 from .io import load_frames, save_json
@@ -32,6 +35,42 @@ def load_models(paths, scale: int, device):
     return loaded
 
 
+def per_chunk(loaded, k: int, source) -> list:
+    """The model of each of the k chunks: one model each, CaFM views of one shared model, or one
+    model for every chunk (JSTDO, m0, references)."""
+    if len(loaded) == k:
+        return loaded
+    if len(loaded) == 1:
+        model, meta = loaded[0]
+        if meta.get("cafm_chunks") not in (None, k):
+            raise InputError(f"{source}: the CaFM model has {meta['cafm_chunks']} chunks, the chunk map {k}")
+        if meta.get("cafm_chunks"):
+            return [(models.ChunkView(model, c), meta) for c in range(k)]
+        return loaded * k
+    raise InputError(f"{source}: patches fall into {k} chunks but {len(loaded)} models were given")
+
+
+def delivered_size(loaded, chunk: np.ndarray, split: str | None) -> dict:
+    """What the client downloads besides the LR video: every distinct model in fp16 and, when
+    patches of one frame use different models chosen by content (stdo / kmeans splits), the
+    patch -> chunk map (raw bits = patches x ceil(log2 k); sent zlib-compressed, one byte a patch)."""
+    k = int(chunk.max()) + 1
+    params = sum(models.count_params(m) for m, _ in loaded)
+    routed = len(loaded) == k or bool(loaded[0][1].get("cafm_chunks"))
+    needs_map = split in ("stdo", "kmeans") and k > 1 and routed
+    map_bits = len(chunk) * math.ceil(math.log2(k)) if needs_map else 0
+    map_bytes = len(zlib.compress(chunk.astype(np.uint8).tobytes(), 9)) if needs_map else 0
+    return {"total_params": params, "model_bytes_fp16": 2 * params, "map_bits": map_bits,
+            "map_bytes_zlib": map_bytes, "delivered_bytes": 2 * params + map_bytes}
+
+
+def params_per_model(model, meta) -> int:
+    """Parameters the client runs for one chunk (CaFM: the backbone plus one chunk's modules)."""
+    if meta.get("cafm_chunks"):
+        return models.count_params(model.backbone) + model.params_per_chunk()
+    return models.count_params(model)
+
+
 def super_resolve_chunks(chunk_models, lr_patches, chunk, scale, device, batch_size):
     """SR of each patch by the model of its chunk."""
     n, h, w, c = lr_patches.shape
@@ -47,13 +86,10 @@ def evaluate(lr_path, hr_path, patches_path, model_paths, out, *, scale: int, ch
     dev = setup(device, threads)
     lr, hr = load_frames(lr_path), load_frames(hr_path)
     table = pd.read_parquet(patches_path)
-    chunk = np.zeros(len(table), np.int64)
-    if chunks_path:
-        chunk = pd.read_parquet(chunks_path).set_index("patch_id").loc[table.patch_id, "chunk"].to_numpy()
-    chunk_models = load_models(model_paths, scale, dev)
-    k = len(chunk_models)
-    if chunk.max() >= k:
-        raise InputError(f"{chunks_path}: patches reach chunk {chunk.max()} but {k} models were given")
+    chunk = load_chunks(chunks_path) if chunks_path else np.zeros(len(table), np.int64)
+    loaded = load_models(model_paths, scale, dev)
+    k = int(chunk.max()) + 1
+    chunk_models = per_chunk(loaded, k, chunks_path or patches_path)
     grid = grid_of(table, scale)
     eval_frames = np.flatnonzero(table.groupby("frame")["is_eval"].first().to_numpy())
     sr_eval = []
@@ -71,18 +107,19 @@ def evaluate(lr_path, hr_path, patches_path, model_paths, out, *, scale: int, ch
     sr_eval = np.concatenate(sr_eval)
     hr_eval = np.asarray(hr[eval_frames])[:, : sr_eval.shape[1], : sr_eval.shape[2]]
     chunk_mse = [float(patch_mse[chunk == c].mean()) for c in range(k)]
-    params = [m[1].get("params", models.count_params(m[0])) for m in chunk_models]
     result = {
         **(info or {}),
-        "scale": scale, "k": k,
-        "arch": chunk_models[0][1]["arch"],
-        "params_per_model": int(max(params)), "total_params": int(sum(params)),
-        "train_seconds": round(sum(m[1].get("train_seconds", 0.0) for m in chunk_models), 1),
+        "scale": scale, "k": k, "models": len(loaded),
+        "arch": loaded[0][1]["arch"],
+        "params_per_model": params_per_model(*loaded[0]),
+        **delivered_size(loaded, chunk, (info or {}).get("split")),
+        "train_seconds": round(sum(meta.get("train_seconds", 0.0) for _, meta in loaded), 1),
         "chunk_sizes": np.bincount(chunk, minlength=k).tolist(),
         "chunk_mse": chunk_mse,
         "psnr_stdo_patch": float(metrics.psnr(np.mean(chunk_mse))),
         "psnr_patch_mean": float(np.mean(metrics.psnr(patch_mse))),
         "frames": len(lr), "eval_frames": len(eval_frames), "patches": len(table),
+        "eval_frame_ids": eval_frames.tolist(),
         **metrics.frame_metrics(sr_eval, hr_eval, scale),
     }
     save_json(result, out)

@@ -56,8 +56,10 @@ def frame_metrics(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict[str, float
                               use_sample_covariance=False)
         for a, b in zip(shave_border(y_sr, scale), shave_border(y_hr, scale))
     ]
+    frame_mse = mse(sr, hr, scale)
     return {
-        "psnr_frame_rgb": float(psnr(mse(sr, hr, scale).mean())),
+        "psnr_frame_rgb": float(psnr(frame_mse.mean())),
+        "psnr_per_frame": [float(v) for v in psnr(frame_mse)],
         "psnr_frame_y": float(psnr(mse(y_sr, y_hr, scale).mean())),
         "psnr_cafm": float(psnr(mse(sr, hr, cafm_shave(scale))).mean()),
         "ssim": float(np.mean(ssim)),

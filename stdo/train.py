@@ -1,4 +1,9 @@
-"""Stage 5: overfit one SR model to the patches of one chunk.
+"""Stage 5: overfit SR models to a video's patches.
+
+- `train_chunk`: one independent model per chunk (m0, nas, stdo, kmeans splits);
+- `train_joint`: one job for the whole method: `cafm` (a shared backbone plus per-chunk CaFM
+  modules, each sample routed through its chunk's modules; optionally only the modules are
+  trained, on a frozen backbone) or `jstdo` (one model on a data-aware subset of the chunks).
 
 Training samples are random crops (with random horizontal/vertical flips) inside the chunk's
 patches. All patches are preloaded once as uint8 tensors; a batch is one vectorised gather, so
@@ -15,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import models
+from .cluster import load_chunks
 from .errors import InputError
 from .infer import setup
 from .io import load_frames
@@ -41,8 +47,8 @@ class CropSampler:
     def _start(self, limit: int, batch: int) -> torch.Tensor:
         return torch.randint(0, limit - self.crop + 1, (batch, 1), generator=self.gen, device=self.device)
 
-    def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, 3, c, c) LR and (B, 3, c*s, c*s) HR crops as float in [0, 1]."""
+    def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, 3, c, c) LR and (B, 3, c*s, c*s) HR crops as float in [0, 1], and their patch indices."""
         c, s = self.crop, self.scale
         idx = torch.randint(0, len(self.lr), (batch, 1, 1), generator=self.gen, device=self.device)
         flip_y, flip_x = torch.randint(0, 2, (2, batch), generator=self.gen, device=self.device).bool()
@@ -50,19 +56,23 @@ class CropSampler:
         lr = self.lr[idx, (y0 + self._ramp(c, flip_y))[:, :, None], (x0 + self._ramp(c, flip_x))[:, None, :]]
         hr = self.hr[idx, (y0 * s + self._ramp(c * s, flip_y))[:, :, None],
                      (x0 * s + self._ramp(c * s, flip_x))[:, None, :]]
-        return lr.permute(0, 3, 1, 2).float().div_(255.0), hr.permute(0, 3, 1, 2).float().div_(255.0)
+        return (lr.permute(0, 3, 1, 2).float().div_(255.0), hr.permute(0, 3, 1, 2).float().div_(255.0),
+                idx.view(-1))
 
 
 def fit(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr: float,
-        log_every: int = 50) -> dict:
-    """Adam + cosine decay on L1 (STDO's recipe); returns the logged losses and the seconds spent."""
+        route: torch.Tensor | None = None, params=None, log_every: int = 50) -> dict:
+    """Adam + cosine decay on L1 (STDO's recipe); returns the logged losses and the seconds spent.
+
+    `route` (chunk index per patch) feeds CaFM models their samples' chunks; `params` restricts
+    what is trained (default: everything)."""
     model.to(sampler.device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters() if params is None else params, lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
     losses, running, since, start = [], 0.0, 0, time.perf_counter()
     for step in range(1, steps + 1):
-        x, y = sampler.sample(batch_size)
-        loss = F.l1_loss(model(x), y)
+        x, y, idx = sampler.sample(batch_size)
+        loss = F.l1_loss(model(x) if route is None else model(x, route[idx]), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -82,43 +92,93 @@ def chunk_steps(total_steps: int, chunk_sizes, chunk: int) -> int:
     return max(1, int(round(total_steps * sizes[chunk] / sizes.sum())))
 
 
-def initial_model(arch: str, arch_kwargs: dict, scale: int, init: str, general_path, seed: int) -> nn.Module:
+def initial_model(arch: str, arch_kwargs: dict, scale: int, init: str, init_path, seed: int) -> nn.Module:
+    """A fresh model, or one warm-started from the general model or the video's own m0."""
     torch.manual_seed(seed)
     model = models.build(arch, scale, **arch_kwargs)
-    if init == "general":
-        general, meta = models.load_checkpoint(general_path)
-        if (meta["arch"], meta.get("arch_kwargs", {})) != (arch, arch_kwargs):
-            raise InputError(f"init: general: the general model is {meta['arch']} {meta.get('arch_kwargs', {})}, "
+    if init != "scratch":
+        source, meta = models.load_checkpoint(init_path)
+        if (meta["arch"], meta.get("arch_kwargs", {})) != (arch, arch_kwargs) or meta.get("cafm_chunks"):
+            raise InputError(f"init: {init}: {init_path} holds {meta['arch']} {meta.get('arch_kwargs', {})}, "
                              f"it cannot warm-start {arch} {arch_kwargs}")
-        model.load_state_dict(general.state_dict())
+        model.load_state_dict(source.state_dict())
     return model
+
+
+def jstdo_subset(chunk: np.ndarray, keep, seed: int) -> np.ndarray:
+    """Patch indices kept for JSTDO: a random fraction keep[c] of each chunk c (all of the hardest
+    chunk and none of the easiest with STDO's `[1, ..., 0]`)."""
+    rng = np.random.default_rng(seed)
+    kept = [rng.choice(np.flatnonzero(chunk == c), size=int(round(f * np.sum(chunk == c))), replace=False)
+            for c, f in enumerate(keep)]
+    return np.sort(np.concatenate(kept))
+
+
+def _sampler(lr_path, hr_path, patches_path, ids, scale, crop, device, seed) -> CropSampler:
+    grid = grid_of(pd.read_parquet(patches_path), scale)
+    return CropSampler(gather(load_frames(lr_path), grid, ids), gather(load_frames(hr_path), grid, ids, factor=scale),
+                       scale, crop, device, seed=seed)
 
 
 def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *, scale: int,
                 arch: str, steps: int, batch_size: int, crop: int, lr: float, init: str = "scratch",
-                arch_kwargs: dict | None = None, general_path=None, seed: int = 0,
+                arch_kwargs: dict | None = None, init_path=None, budget: str = "total", seed: int = 0,
                 device: str = "auto", threads: int = 1, **method) -> dict:
-    """Train the model of one chunk and write its checkpoint + sidecar to `out`."""
+    """Train the model of one chunk and write its checkpoint + sidecar to `out`.
+
+    budget 'total': the chunk gets its size-proportional share of `steps`; 'per_chunk': all of it."""
     arch_kwargs, chunk = arch_kwargs or {}, int(chunk)
     dev = setup(device, threads)
-    table = pd.read_parquet(patches_path)
-    chunks = pd.read_parquet(chunks_path)
-    sizes = np.bincount(chunks["chunk"], minlength=chunk + 1)
-    ids = chunks.loc[chunks["chunk"] == chunk, "patch_id"].to_numpy()
+    labels = load_chunks(chunks_path)
+    ids = np.flatnonzero(labels == chunk)
     if len(ids) == 0:
         raise InputError(f"{chunks_path}: chunk {chunk} holds no patch")
-    grid = grid_of(table, scale)
-    sampler = CropSampler(gather(load_frames(lr_path), grid, ids),
-                          gather(load_frames(hr_path), grid, ids, factor=scale),
-                          scale, crop, dev, seed=seed + chunk)
-    model = initial_model(arch, arch_kwargs, scale, init, general_path, seed + chunk)
-    my_steps = chunk_steps(steps, sizes, chunk)
-    log.info("chunk %d: %d patches, %d of %d steps, %d params on %s", chunk, len(ids), my_steps,
-             steps, models.count_params(model), dev)
+    sampler = _sampler(lr_path, hr_path, patches_path, ids, scale, crop, dev, seed + chunk)
+    model = initial_model(arch, arch_kwargs, scale, init, init_path, seed + chunk)
+    my_steps = steps if budget == "per_chunk" else chunk_steps(steps, np.bincount(labels), chunk)
+    log.info("chunk %d: %d patches, %d steps (budget %d, %s), %d params on %s", chunk, len(ids), my_steps,
+             steps, budget, models.count_params(model), dev)
     result = fit(model, sampler, my_steps, batch_size, lr)
-    meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "chunk": chunk,
-            "patches": int(len(ids)), "steps": my_steps, "budget_steps": steps, "batch_size": batch_size,
-            "crop": sampler.crop, "lr": lr, "init": init, "seed": seed, "device": str(dev),
-            "threads": torch.get_num_threads(), **result}
+    meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
+            "init": init, "seed": seed, "chunk": chunk, "patches": len(ids), "steps": my_steps, "budget_steps": steps,
+            "budget": budget, "crop": sampler.crop, "device": str(dev), "threads": torch.get_num_threads(), **result}
+    models.save_checkpoint(model, out, meta)
+    return meta
+
+
+def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, scale: int, arch: str,
+                steps: int, batch_size: int, crop: int, lr: float, k: int, init: str = "scratch",
+                arch_kwargs: dict | None = None, init_path=None, keep=None, finetune: bool = False,
+                budget: str = "total", seed: int = 0, device: str = "auto", threads: int = 1, **method) -> dict:
+    """One model for the whole method: CaFM (joint or fine-tune) or JSTDO.
+
+    budget 'total': `steps` in all; 'per_chunk': as many passes over the data as a chunk model
+    gets with `steps` on its chunk, i.e. `steps` x (patches trained on) / (mean chunk size)."""
+    arch_kwargs = arch_kwargs or {}
+    dev = setup(device, threads)
+    labels = load_chunks(chunks_path)
+    model = initial_model(arch, arch_kwargs, scale, init, init_path, seed)
+    extra = {}
+    if mode == "jstdo":
+        ids = jstdo_subset(labels, keep, seed)
+        route = params = None
+        extra = {"keep": list(keep), "kept_per_chunk": np.bincount(labels[ids], minlength=k).tolist()}
+    elif mode == "cafm":
+        ids = np.arange(len(labels))
+        model = models.CaFM(model, k)
+        route = torch.tensor(labels, device=dev)
+        params = model.per_chunk.parameters() if finetune else None
+        extra = {"cafm_chunks": k, "finetune": finetune, "params_per_chunk": model.params_per_chunk()}
+    else:
+        raise InputError(f"mode '{mode}': unknown; joint training is 'cafm' or 'jstdo'")
+    sampler = _sampler(lr_path, hr_path, patches_path, ids, scale, crop, dev, seed)
+    my_steps = steps if budget == "total" else max(1, int(round(steps * len(ids) * k / len(labels))))
+    log.info("%s: %d of %d patches, %d steps (budget %d, %s), %d params on %s", mode, len(ids), len(labels),
+             my_steps, steps, budget, models.count_params(model), dev)
+    result = fit(model, sampler, my_steps, batch_size, lr, route=route, params=params)
+    meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
+            "init": init, "seed": seed, "mode": mode, "patches": int(len(ids)), "steps": my_steps,
+            "budget_steps": steps, "budget": budget, "crop": sampler.crop,
+            "device": str(dev), "threads": torch.get_num_threads(), **extra, **result}
     models.save_checkpoint(model, out, meta)
     return meta

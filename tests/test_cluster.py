@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stdo.cluster import assign, cluster, split_stdo, split_temporal
+from stdo.cluster import assign, cluster, load_chunks, split_kmeans, split_stdo, split_temporal
 from stdo.errors import InputError
 
 
@@ -13,7 +13,9 @@ def table():
     return pd.DataFrame({"patch_id": np.arange(frames * per_frame),
                          "frame": np.repeat(np.arange(frames), per_frame),
                          "row": 0, "col": np.tile(np.arange(per_frame), frames),
-                         "psnr": rng.normal(32, 3, frames * per_frame)})
+                         "psnr": rng.normal(32, 3, frames * per_frame),
+                         "grad_energy": rng.gamma(2, 50, frames * per_frame),
+                         "temporal_diff": rng.gamma(1, 2, frames * per_frame)})
 
 
 @pytest.mark.parametrize("k", [2, 3, 4, 6])
@@ -59,3 +61,26 @@ def test_cluster_writes_map_and_thresholds(table, tmp_path):
     assert list(chunks.columns) == ["patch_id", "frame", "row", "col", "chunk"]
     assert summary["sizes"] == [30] * 4 and len(summary["thresholds"]) == 3
     assert summary["thresholds"] == sorted(summary["thresholds"])
+
+
+def test_kmeans_split_numbers_clusters_from_hardest_and_is_seeded(table):
+    chunk = split_kmeans(table, 3, seed=0)
+    assert sorted(set(chunk)) == [0, 1, 2]
+    means = [table.psnr[chunk == c].mean() for c in range(3)]
+    assert means == sorted(means)
+    np.testing.assert_array_equal(chunk, split_kmeans(table, 3, seed=0))
+
+
+def test_kmeans_uses_the_content_features_not_only_psnr(table):
+    # two groups that differ only in texture: psnr alone could not separate them
+    textured = table.assign(psnr=32.0, grad_energy=np.where(table.patch_id % 2 == 0, 10.0, 1000.0))
+    chunk = split_kmeans(textured, 2)
+    assert len(set(chunk[textured.grad_energy == 10.0])) == 1 and len(set(chunk)) == 2
+
+
+def test_chunk_map_loads_in_patch_order(table, tmp_path):
+    table.to_parquet(tmp_path / "patches.parquet")
+    cluster(tmp_path / "patches.parquet", tmp_path / "c.parquet", tmp_path / "c.json", split="temporal", k=3)
+    shuffled = pd.read_parquet(tmp_path / "c.parquet").sample(frac=1, random_state=0)
+    shuffled.to_parquet(tmp_path / "s.parquet")
+    np.testing.assert_array_equal(load_chunks(tmp_path / "s.parquet"), load_chunks(tmp_path / "c.parquet"))

@@ -26,7 +26,10 @@ def test_default_config_is_valid_and_gets_every_default(default):
     assert cfg["threads"]["train"] == 1 and cfg["results_dir"] == "results"
     assert stdo_config.method(cfg, "stdo") == {"split": "stdo", "k": 4, "arch": "espcn", "arch_kwargs": {},
                                                "steps": 1200, "batch_size": 32, "crop": 32, "lr": 0.001,
-                                               "init": "general"}
+                                               "init": "general", "mode": "per_chunk", "finetune": False}
+    assert cfg["budget"] == "total"
+    assert stdo_config.model_files(cfg, "stdo") == ["chunk0.pt", "chunk1.pt", "chunk2.pt", "chunk3.pt"]
+    assert stdo_config.model_files(cfg, "cafm") == stdo_config.model_files(cfg, "jstdo") == ["joint.pt"]
     assert stdo_config.general(cfg)["steps"] == 600
     assert "bigbuckbunny" in default["videos"] and load(default) is not default
 
@@ -44,6 +47,13 @@ def test_default_config_is_valid_and_gets_every_default(default):
     (lambda c: c["methods"]["m0"].update(arch="edsr9"), "methods.m0.arch: unknown 'edsr9'"),
     (lambda c: c.update(general="bicubic"), "methods.m0.init: 'general' needs a general model"),
     (lambda c: c["methods"]["m0"].update(arch="bicubic"), "methods.m0.init: the general model"),
+    (lambda c: c["methods"]["jstdo"].update(keep=[1, 0]), "methods.jstdo.keep: jstdo needs one keep fraction"),
+    (lambda c: c["methods"]["jstdo"].update(split="temporal"), "methods.jstdo.split: jstdo keeps chunks"),
+    (lambda c: c["methods"]["stdo"].update(finetune=True), "methods.stdo.finetune: only for mode cafm"),
+    (lambda c: c["methods"]["cafm"].update(finetune=True, init="scratch"), "methods.cafm.finetune"),
+    (lambda c: c["methods"]["m0"].update(init="m0"), "methods.m0.init: 'm0' needs a method named m0"),
+    (lambda c: (c["methods"].pop("m0"), c["methods"]["stdo"].update(init="m0")), "methods.stdo.init: 'm0'"),
+    (lambda c: c.update(budget="equal"), "budget"),
 ])
 def test_a_wrong_key_or_value_is_named(default, edit, where):
     cfg = copy.deepcopy(default)
@@ -65,3 +75,16 @@ def test_general_checkpoint_form(default):
     cfg["general"] = {"checkpoint": "weights/espcn_x{scale}.pt"}
     assert stdo_config.general(load(cfg)) == {"checkpoint": "weights/espcn_x{scale}.pt", "arch": "espcn",
                                               "arch_kwargs": {}}
+
+
+def test_warm_start_from_the_videos_own_m0(default):
+    cfg = copy.deepcopy(default)
+    cfg["methods"]["stdo"]["init"] = "m0"
+    assert stdo_config.warm_start(load(cfg), "stdo")["split"] == "none"
+
+
+def test_the_papers_protocol_config_is_valid_on_its_own():
+    cfg = load(yaml.safe_load((REPO / "config" / "experiments" / "paper.yaml").read_text()))
+    assert cfg["budget"] == "per_chunk" and cfg["scales"] == [2, 3, 4]
+    assert {"m0", "nas", "cafm", "stdo", "jstdo"} <= set(cfg["methods"])
+    assert {m["arch"] for m in cfg["methods"].values()} == {"wdsr", "edsr"}

@@ -57,13 +57,31 @@ def test_stitched_frames_are_scored_whole(clip, tmp_path):
     assert a["psnr_frame_y"] > a["psnr_frame_rgb"] - 5
 
 
-def test_more_chunks_in_the_map_than_models_is_refused(clip, tmp_path):
+def test_a_chunk_map_and_a_model_count_that_disagree_are_refused(clip, tmp_path):
     chunks = pd.read_parquet(clip / "patches.parquet")[["patch_id"]].assign(chunk=lambda t: t.patch_id % 2)
     chunks.to_parquet(tmp_path / "chunks.parquet")
-    with pytest.raises(InputError, match="2 models|1 models"):
-        evaluate(clip / "lr_x4.npy", clip / "hr.npy", clip / "patches.parquet", ["bicubic"], tmp_path / "m.json",
+    with pytest.raises(InputError, match="2 chunks but 3 models"):
+        evaluate(clip / "lr_x4.npy", clip / "hr.npy", clip / "patches.parquet", ["bicubic"] * 3, tmp_path / "m.json",
                  scale=4, chunks_path=tmp_path / "chunks.parquet")
     assert not (tmp_path / "m.json").exists()
+
+
+def test_delivered_size_counts_models_and_the_chunk_map(clip, tmp_path):
+    chunks = pd.read_parquet(clip / "patches.parquet")[["patch_id"]].assign(chunk=lambda t: t.patch_id % 4)
+    chunks.to_parquet(tmp_path / "chunks.parquet")
+    common = dict(scale=4, chunks_path=tmp_path / "chunks.parquet")
+    paths = [clip / "espcn.pt"] * 4
+    per_chunk = evaluate(clip / "lr_x4.npy", clip / "hr.npy", clip / "patches.parquet", paths, tmp_path / "a.json",
+                         info={"split": "stdo"}, **common)
+    params = models.count_params(models.build("espcn", 4, features=(8, 8, 4)))
+    assert per_chunk["total_params"] == 4 * params and per_chunk["model_bytes_fp16"] == 8 * params
+    assert per_chunk["map_bits"] == 48 * 2 and 0 < per_chunk["map_bytes_zlib"] <= 48 + 16
+    assert per_chunk["delivered_bytes"] == 8 * params + per_chunk["map_bytes_zlib"]
+    timed = evaluate(clip / "lr_x4.npy", clip / "hr.npy", clip / "patches.parquet", paths, tmp_path / "b.json",
+                     info={"split": "temporal"}, **common)
+    shared = evaluate(clip / "lr_x4.npy", clip / "hr.npy", clip / "patches.parquet", paths[:1], tmp_path / "c.json",
+                      info={"split": "stdo"}, **common)
+    assert timed["map_bits"] == 0 and shared["map_bits"] == 0 and shared["total_params"] == params
 
 
 def test_a_grid_too_fine_for_the_shave_is_refused(clip, tmp_path):

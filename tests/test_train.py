@@ -9,7 +9,7 @@ from stdo.cluster import cluster
 from stdo.errors import InputError
 from stdo.ingest import ingest
 from stdo.label import label
-from stdo.train import CropSampler, chunk_steps, fit, train_chunk
+from stdo.train import CropSampler, chunk_steps, fit, jstdo_subset, train_chunk, train_joint
 
 
 def block_mean(hr: np.ndarray, s: int) -> np.ndarray:
@@ -22,7 +22,7 @@ def test_crops_stay_aligned_under_flips(bunny):
     hr = bunny[:, :128, :128]
     lr = block_mean(hr.astype(np.float64), 4).round().astype(np.uint8)
     sampler = CropSampler(lr, hr, scale=4, crop=12, device="cpu", seed=3)
-    x, y = sampler.sample(64)
+    x, y, _ = sampler.sample(64)
     assert x.shape == (64, 3, 12, 12) and y.shape == (64, 3, 48, 48)
     expected = F.avg_pool2d(y * 255, 4).round()
     torch.testing.assert_close(x * 255, expected, atol=1e-3, rtol=0)
@@ -32,7 +32,7 @@ def test_crops_cover_flips_and_positions(bunny):
     hr = bunny[:2, :64, :64]
     lr = hr[:, ::2, ::2].copy()
     sampler = CropSampler(lr, hr, scale=2, crop=8, device="cpu")
-    x, _ = sampler.sample(256)
+    x, _, _ = sampler.sample(256)
     assert len({tuple(v.flatten()[:6].tolist()) for v in x}) > 100
 
 
@@ -83,11 +83,61 @@ def test_training_a_chunk_is_deterministic(staged, tmp_path):
 
 
 def test_warm_start_needs_the_same_architecture(staged, tmp_path):
-    with pytest.raises(InputError, match="cannot warm-start espcn"):
-        train(staged, tmp_path / "c.pt", init="general", general_path=staged / "general.pt")
+    with pytest.raises(InputError, match="init: general: .*general.pt holds bicubic .*cannot warm-start espcn"):
+        train(staged, tmp_path / "c.pt", init="general", init_path=staged / "general.pt")
     assert not (tmp_path / "c.pt").exists()
 
 
 def test_chunk_map_has_one_row_per_patch(staged):
     patches, chunks = pd.read_parquet(staged / "patches.parquet"), pd.read_parquet(staged / "chunks.parquet")
     assert len(patches) == len(chunks) == 6 * 8
+
+
+def test_budget_per_chunk_gives_every_chunk_model_all_the_steps(staged, tmp_path):
+    assert train(staged, tmp_path / "a.pt", budget="per_chunk")["steps"] == 6
+
+
+def test_jstdo_keeps_all_of_the_hardest_chunk_and_none_of_the_easiest():
+    chunk = np.repeat(np.arange(4), 100)
+    kept = chunk[jstdo_subset(chunk, [1.0, 0.5, 0.25, 0.0], seed=0)]
+    assert np.bincount(kept, minlength=4).tolist() == [100, 50, 25, 0]
+    np.testing.assert_array_equal(jstdo_subset(chunk, [1, 0.5, 0.5, 0], 3), jstdo_subset(chunk, [1, 0.5, 0.5, 0], 3))
+
+
+def joint(root, out, **kw):
+    args = dict(scale=2, arch="espcn", arch_kwargs={"features": [8, 8, 4]}, steps=4, batch_size=4, crop=16,
+                lr=1e-3, k=2, seed=5, device="cpu")
+    return train_joint(root / "frames" / "lr_x2.npy", root / "frames" / "hr.npy", root / "patches.parquet",
+                       root / "chunks.parquet", out, **{**args, **kw})
+
+
+def test_jstdo_trains_one_model_on_its_subset(staged, tmp_path):
+    meta = joint(staged, tmp_path / "j.pt", mode="jstdo", keep=[1.0, 0.0])
+    assert meta["kept_per_chunk"] == [24, 0] and meta["patches"] == 24 and "cafm_chunks" not in meta
+    assert meta["steps"] == 4
+    # the papers' "same epochs per chunk": as many passes over its 24 patches as a chunk model makes
+    assert joint(staged, tmp_path / "j2.pt", mode="jstdo", keep=[1.0, 0.0], budget="per_chunk")["steps"] == 4
+    assert joint(staged, tmp_path / "c2.pt", mode="cafm", budget="per_chunk")["steps"] == 8
+    model, _ = models.load_checkpoint(tmp_path / "j.pt")
+    assert isinstance(model, torch.nn.Module) and not isinstance(model, models.CaFM)
+
+
+def test_cafm_joint_model_reloads_with_its_chunk_modules(staged, tmp_path):
+    meta = joint(staged, tmp_path / "c.pt", mode="cafm")
+    model, sidecar = models.load_checkpoint(tmp_path / "c.pt")
+    assert isinstance(model, models.CaFM) and model.chunks == 2 == sidecar["cafm_chunks"]
+    assert meta["params_per_chunk"] == model.params_per_chunk() == (8 * 2 + 1) * 2 + (4 * 2 + 1)
+    gates = [float(m.gamma[0].detach()) for m in model.per_chunk]
+    assert all(g != 0 for g in gates)  # both chunks' modules were trained
+
+
+def test_cafm_finetune_leaves_the_backbone_untouched(staged, tmp_path):
+    torch.manual_seed(0)
+    backbone = models.build("espcn", 2, features=(8, 8, 4))
+    torch.nn.init.normal_(backbone.body[-2].weight, std=0.01)
+    models.save_checkpoint(backbone, tmp_path / "m0.pt", {"arch": "espcn", "scale": 2,
+                                                          "arch_kwargs": {"features": [8, 8, 4]}})
+    joint(staged, tmp_path / "f.pt", mode="cafm", finetune=True, init="m0", init_path=tmp_path / "m0.pt")
+    tuned, _ = models.load_checkpoint(tmp_path / "f.pt")
+    for name, p in backbone.state_dict().items():
+        assert torch.equal(p, tuned.backbone.state_dict()[name]), name

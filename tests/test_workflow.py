@@ -13,6 +13,7 @@ import yaml
 from conftest import REPO
 
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+SUMMARY = {f"results/{name}" for name in ("summary.csv", "summary.md", "comparison.md", "psnr_vs_size.png")}
 TINY = {
     "scales": [4],
     "grids": {"x4": [4, 2]},
@@ -20,7 +21,9 @@ TINY = {
     "train": {"batch_size": 4, "crop": 16},
     "threads": {"ingest": 1, "general": 1, "label": 1, "train": 1, "evaluate": 1},
     "methods": {"m0": {"split": "none", "k": 1, "arch": "espcn", "steps": 8},
-                "stdo": {"split": "stdo", "k": 2, "arch": "espcn", "steps": 8}},
+                "stdo": {"split": "stdo", "k": 2, "arch": "espcn", "steps": 8},
+                "cafm": {"split": "temporal", "k": 2, "arch": "espcn", "steps": 8, "mode": "cafm"},
+                "jstdo": {"split": "stdo", "k": 2, "arch": "espcn", "steps": 8, "mode": "jstdo", "keep": [1.0, 0.0]}},
 }
 
 
@@ -60,11 +63,15 @@ def done(frames_dir, tmp_path_factory):
 def test_full_run_writes_the_summary_table(done):
     root, run = done
     table = pd.read_csv(root / "results" / "summary.csv")
-    assert table.method.tolist() == ["bicubic", "general", "m0", "stdo"]
+    assert table.method.tolist() == ["bicubic", "general", "m0", "stdo", "cafm", "jstdo"]
     assert table.psnr_stdo_patch.between(15, 60).all() and table.ssim.between(0, 1).all()
-    stdo = table.set_index("method").loc["stdo"]
-    assert stdo.k == 2 and stdo.total_params == 2 * stdo.params_per_model == 2 * 71_056
-    assert "psnr_stdo_patch" in (run.stdout + run.stderr)  # the headline table is printed
+    rows = table.set_index("method")
+    assert rows.loc["stdo", "k"] == 2 and rows.loc["stdo", "total_params"] == 2 * 71_056
+    assert rows.loc["stdo", "map_bits"] == 48 and rows.loc["stdo", "map_bytes_zlib"] > 0
+    assert rows.loc["cafm", "total_params"] == 71_056 + 2 * 323 and rows.loc["cafm", "map_bits"] == 0
+    assert rows.loc["jstdo", "total_params"] == 71_056 and rows.loc["jstdo", "models"] == 1
+    assert "| method | tiny x4 |" in run.stdout + run.stderr  # the comparison table is printed
+    assert (root / "results" / "comparison.md").exists() and (root / "results" / "psnr_vs_size.png").stat().st_size
     assert len(list((root / "results" / "logs").rglob("*.log"))) >= 9
 
 
@@ -92,8 +99,7 @@ def test_config_changes_rerun_only_what_depends_on_them(done):
     stdo = "results/tiny/x4/stdo"
     assert {f"{stdo}/chunks.parquet", f"{stdo}/chunk0.pt", f"{stdo}/metrics.json"} <= changed
     assert f"{stdo}/chunk2.pt" in after
-    assert not {p for p in changed if "/m0/" in p or "frames" in p or "general" in p or "patches" in p
-                or "bicubic" in p}
+    assert {p for p in changed if not p.startswith(stdo)} <= SUMMARY  # no ingest, general, label, other method
 
     before = after
     edit(root, lambda c: c["methods"]["m0"].update(steps=9))
@@ -101,7 +107,15 @@ def test_config_changes_rerun_only_what_depends_on_them(done):
     after = stamps(root)
     changed = {p for p in before if before[p] != after[p]}
     assert "results/tiny/x4/m0/chunk0.pt" in changed
-    assert not {p for p in changed if "/stdo/" in p or "frames" in p or "patches" in p}
+    assert {p for p in changed if not p.startswith("results/tiny/x4/m0/")} <= SUMMARY
+
+    before = after
+    edit(root, lambda c: c["methods"].update(nas={"split": "temporal", "k": 2, "arch": "espcn", "steps": 8}))
+    assert snakemake(root).returncode == 0
+    after = stamps(root)
+    changed = {p for p in before if before[p] != after[p]}
+    assert changed <= SUMMARY  # adding a method runs only that method's jobs
+    assert {"results/tiny/x4/nas/chunk0.pt", "results/tiny/x4/nas/chunk1.pt", "results/tiny/x4/nas/metrics.json"} <= set(after)
 
 
 def test_a_bad_config_value_stops_at_start_up_naming_it(frames_dir, tmp_path):

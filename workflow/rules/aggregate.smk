@@ -9,7 +9,10 @@ rule aggregate:
     output:
         csv=f"{RES}/summary.csv",
         md=f"{RES}/summary.md",
+        comparison=f"{RES}/comparison.md",
+        plot=f"{RES}/psnr_vs_size.png",
     log:
         f"{RES}/logs/aggregate.log",
     shell:
-        "{STDO} aggregate --metric-paths {input:q} --out-csv {output.csv:q} --out-md {output.md:q} --log {log:q}"
+        "{STDO} aggregate --metric-paths {input:q} --out-csv {output.csv:q} --out-md {output.md:q}"
+        " --out-comparison {output.comparison:q} --out-plot {output.plot:q} --log {log:q}"

@@ -1,3 +1,11 @@
+def cluster_params(wc):
+    method = config["methods"][wc.method]
+    params = {"split": method["split"], "k": method["k"]}
+    if method["split"] == "kmeans":
+        params["seed"] = config["seed"]
+    return params
+
+
 rule cluster:
     input:
         f"{RES}/{{video}}/x{{scale}}/patches.parquet",
@@ -5,7 +13,7 @@ rule cluster:
         parquet=f"{RES}/{{video}}/x{{scale}}/{{method}}/chunks.parquet",
         json=f"{RES}/{{video}}/x{{scale}}/{{method}}/chunks.json",
     params:
-        cfg=lambda wc: as_json({k: config["methods"][wc.method][k] for k in ("split", "k")}),
+        cfg=lambda wc: as_json(cluster_params(wc)),
     log:
         f"{RES}/logs/cluster/{{video}}_x{{scale}}_{{method}}.log",
     benchmark:

@@ -51,6 +51,7 @@ GENERAL = f"{RSC}/general/x{{scale}}.pt"
 
 
 def print_summary():
-    summary = Path(RES) / "summary.md"
-    if summary.exists():
-        print(f"\nResults: {Path(RES).resolve()}  (summary.csv, summary.md)\n\n{summary.read_text()}")
+    table = Path(RES) / "comparison.md"
+    if table.exists():
+        print(f"\nResults in {Path(RES).resolve()}: summary.csv (every measure), summary.md, comparison.md,"
+              f" psnr_vs_size.png\n\n{table.read_text()}")

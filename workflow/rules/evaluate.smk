@@ -10,8 +10,7 @@ def evaluate_params(wc, extra):
 
 
 def chunk_models(wc):
-    k = config["methods"][wc.method]["k"]
-    return [f"{scale_dir(wc)}/{wc.method}/chunk{c}.pt" for c in range(k)]
+    return [f"{method_dir(wc)}/{name}" for name in stdo_config.model_files(config, wc.method)]
 
 
 rule evaluate:
@@ -23,7 +22,8 @@ rule evaluate:
         f"{RES}/{{video}}/x{{scale}}/{{method}}/metrics.json",
     params:
         cfg=lambda wc: evaluate_params(
-            wc, {"method": wc.method, **{k: stdo_config.method(config, wc.method)[k] for k in ("split", "steps", "init")}}
+            wc, {"method": wc.method, "budget": config["budget"],
+                 **{k: stdo_config.method(config, wc.method)[k] for k in ("split", "mode", "steps", "init")}}
         ),
     threads: config["threads"]["evaluate"]
     log:
@@ -43,7 +43,7 @@ def reference_model(wc):
 def reference_info(wc):
     spec = stdo_config.general(config)
     steps = spec.get("steps") if wc.reference == "general" and isinstance(spec, dict) else None
-    return {"method": wc.reference, "split": "-", "steps": steps, "init": "-"}
+    return {"method": wc.reference, "split": "-", "mode": "-", "steps": steps, "init": "-"}
 
 
 rule evaluate_reference:

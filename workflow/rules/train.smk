@@ -1,9 +1,28 @@
+def method_dir(wc):
+    return f"{scale_dir(wc)}/{wc.method}"
+
+
+def init_model(wc):
+    """The checkpoint a method warm-starts from: the general model or the video's own m0."""
+    init = stdo_config.method(config, wc.method)["init"]
+    if init == "general":
+        return GENERAL.format(scale=wc.scale)
+    if init == "m0":
+        return f"{scale_dir(wc)}/m0/chunk0.pt"
+    return None
+
+
 def train_inputs(wc):
-    inputs = frame_inputs(wc)
-    inputs["chunks"] = f"{scale_dir(wc)}/{wc.method}/chunks.parquet"
-    if stdo_config.method(config, wc.method)["init"] == "general":
-        inputs["general"] = GENERAL.format(scale=wc.scale)
+    inputs = {**frame_inputs(wc), "chunks": f"{method_dir(wc)}/chunks.parquet"}
+    if init_model(wc):
+        inputs["init"] = init_model(wc)
     return inputs
+
+
+def train_params(wc, *extra):
+    recipe = stdo_config.method(config, wc.method)
+    return as_json({**recipe, **{key: config[key] for key in extra},
+                    "scale": int(wc.scale), "seed": config["seed"], "device": config["device"]})
 
 
 rule train:
@@ -13,15 +32,8 @@ rule train:
         model=f"{RES}/{{video}}/x{{scale}}/{{method}}/chunk{{chunk}}.pt",
         meta=f"{RES}/{{video}}/x{{scale}}/{{method}}/chunk{{chunk}}.json",
     params:
-        cfg=lambda wc: as_json(
-            {
-                **stdo_config.method(config, wc.method),
-                "scale": int(wc.scale),
-                "seed": config["seed"],
-                "device": config["device"],
-            }
-        ),
-        general=lambda wc, input: input.get("general", ""),
+        cfg=lambda wc: train_params(wc, "budget"),
+        init=lambda wc, input: input.get("init", ""),
     threads: config["threads"]["train"]
     priority: 10  # the longest jobs: start them before the evaluations of the references
     log:
@@ -30,5 +42,26 @@ rule train:
         f"{RES}/benchmarks/train/{{video}}_x{{scale}}_{{method}}_chunk{{chunk}}.tsv"
     shell:
         "{STDO} train --lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
-        " --chunks-path {input.chunks:q} --chunk {wildcards.chunk} --general-path {params.general:q}"
+        " --chunks-path {input.chunks:q} --chunk {wildcards.chunk} --init-path {params.init:q}"
+        " --out {output.model:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
+
+
+rule train_joint:
+    input:
+        unpack(train_inputs),
+    output:
+        model=f"{RES}/{{video}}/x{{scale}}/{{method}}/joint.pt",
+        meta=f"{RES}/{{video}}/x{{scale}}/{{method}}/joint.json",
+    params:
+        cfg=lambda wc: train_params(wc, "budget"),
+        init=lambda wc, input: input.get("init", ""),
+    threads: config["threads"]["train"]
+    priority: 10
+    log:
+        f"{RES}/logs/train/{{video}}_x{{scale}}_{{method}}_joint.log",
+    benchmark:
+        f"{RES}/benchmarks/train/{{video}}_x{{scale}}_{{method}}_joint.tsv"
+    shell:
+        "{STDO} train-joint --lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
+        " --chunks-path {input.chunks:q} --init-path {params.init:q}"
         " --out {output.model:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
