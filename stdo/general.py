@@ -51,14 +51,15 @@ def photo_tiles(scale: int, tile: int = 48) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(lr_tiles), np.concatenate(hr_tiles)
 
 
-def make_general(out, scale: int, spec, seed: int = 0, device: str = "auto", threads: int = 1) -> dict:
+def make_general(out, scale: int, spec, seed: int = 0, precision: str = "fp32", device: str = "auto",
+                 threads: int = 1) -> dict:
     """Write the general model of one scale (checkpoint + sidecar) to `out`; return its sidecar."""
     if spec == "bicubic":
         model, meta = models.build("bicubic", scale), {"arch": "bicubic", "source": "bicubic"}
     elif "checkpoint" in spec:
         model, meta = _imported(scale, spec)
     else:
-        model, meta = _trained(scale, spec, seed, device, threads)
+        model, meta = _trained(scale, spec, seed, precision, device, threads)
     models.save_checkpoint(model, out, {"scale": scale, "arch_kwargs": {}, **meta})
     return meta
 
@@ -74,13 +75,14 @@ def _imported(scale: int, spec: dict):
                    "source_sha256": sha256_files([path])}
 
 
-def _trained(scale: int, spec: dict, seed: int, device: str, threads: int):
+def _trained(scale: int, spec: dict, seed: int, precision: str, device: str, threads: int):
     dev = setup(device, threads)
     lr, hr = photo_tiles(scale)
     kwargs = spec.get("arch_kwargs", {})
     model = initial_model(spec["arch"], kwargs, scale, "scratch", None, seed)
     log.info("general x%d: %s on %d photo tiles, %d steps", scale, spec["arch"], len(lr), spec["steps"])
     sampler = CropSampler(lr, hr, scale, spec["crop"], dev, seed=seed)
-    result = fit(model, sampler, spec["steps"], spec["batch_size"], spec["lr"])
+    result = fit(model, sampler, spec["steps"], spec["batch_size"], spec["lr"], precision=precision)
     return model, {"arch": spec["arch"], "arch_kwargs": kwargs, "source": "scikit-image photos",
-                   "photos": list(PHOTOS), "steps": spec["steps"], "seed": seed, **result}
+                   "photos": list(PHOTOS), "steps": spec["steps"], "seed": seed,
+                   "precision": precision, **result}

@@ -18,6 +18,17 @@ def setup(device: str = "auto", threads: int = 1) -> torch.device:
     return torch.device(device)
 
 
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device: torch.device, precision: str = "fp32"):
+    """Mixed-precision context for training: bf16 on CPU or CUDA, fp16 on CUDA only."""
+    if precision == "fp16" and device.type != "cuda":
+        raise InputError("precision 'fp16': only on CUDA; use bf16 on a CPU")
+    dtype = PRECISIONS[precision]
+    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
 def to_tensor(images: np.ndarray, device) -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [0, 1] on `device`."""
     t = torch.from_numpy(np.require(images, requirements=["C", "W"])).to(device)

@@ -22,7 +22,7 @@ from torch import nn
 from . import models
 from .cluster import load_chunks
 from .errors import InputError
-from .infer import setup
+from .infer import autocast, setup
 from .io import load_frames
 from .patches import gather, grid_of
 
@@ -35,7 +35,7 @@ class CropSampler:
     def __init__(self, lr: np.ndarray, hr: np.ndarray, scale: int, crop: int, device, seed: int = 0):
         self.lr = torch.from_numpy(np.require(lr, requirements=["C", "W"])).to(device)
         self.hr = torch.from_numpy(np.require(hr, requirements=["C", "W"])).to(device)
-        self.scale, self.device = scale, device
+        self.scale, self.device = scale, torch.device(device)
         self.crop = min(crop, lr.shape[1], lr.shape[2])
         self.gen = torch.Generator(device=device).manual_seed(seed)
 
@@ -61,21 +61,26 @@ class CropSampler:
 
 
 def fit(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr: float,
-        route: torch.Tensor | None = None, params=None, log_every: int = 50) -> dict:
+        route: torch.Tensor | None = None, params=None, precision: str = "fp32", log_every: int = 50) -> dict:
     """Adam + cosine decay on L1 (STDO's recipe); returns the logged losses and the seconds spent.
 
     `route` (chunk index per patch) feeds CaFM models their samples' chunks; `params` restricts
-    what is trained (default: everything)."""
+    what is trained (default: everything); `precision` bf16/fp16 trains under autocast (fp16 with
+    loss scaling)."""
     model.to(sampler.device).train()
     opt = torch.optim.Adam(model.parameters() if params is None else params, lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
+    scaler = torch.amp.GradScaler(sampler.device.type, enabled=precision == "fp16")
     losses, running, since, start = [], 0.0, 0, time.perf_counter()
     for step in range(1, steps + 1):
         x, y, idx = sampler.sample(batch_size)
-        loss = F.l1_loss(model(x) if route is None else model(x, route[idx]), y)
+        with autocast(sampler.device, precision):
+            out = model(x) if route is None else model(x, route[idx])
+        loss = F.l1_loss(out.float(), y)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
         schedule.step()
         running, since = running + loss.detach(), since + 1  # no per-step device sync
         if step % log_every == 0 or step == steps:
@@ -123,7 +128,7 @@ def _sampler(lr_path, hr_path, patches_path, ids, scale, crop, device, seed) -> 
 def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *, scale: int,
                 arch: str, steps: int, batch_size: int, crop: int, lr: float, init: str = "scratch",
                 arch_kwargs: dict | None = None, init_path=None, budget: str = "total", seed: int = 0,
-                device: str = "auto", threads: int = 1, **method) -> dict:
+                precision: str = "fp32", device: str = "auto", threads: int = 1, **method) -> dict:
     """Train the model of one chunk and write its checkpoint + sidecar to `out`.
 
     budget 'total': the chunk gets its size-proportional share of `steps`; 'per_chunk': all of it."""
@@ -138,9 +143,9 @@ def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *,
     my_steps = steps if budget == "per_chunk" else chunk_steps(steps, np.bincount(labels), chunk)
     log.info("chunk %d: %d patches, %d steps (budget %d, %s), %d params on %s", chunk, len(ids), my_steps,
              steps, budget, models.count_params(model), dev)
-    result = fit(model, sampler, my_steps, batch_size, lr)
+    result = fit(model, sampler, my_steps, batch_size, lr, precision=precision)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "seed": seed, "chunk": chunk, "patches": len(ids), "steps": my_steps, "budget_steps": steps,
+            "init": init, "seed": seed, "precision": precision, "chunk": chunk, "patches": len(ids), "steps": my_steps, "budget_steps": steps,
             "budget": budget, "crop": sampler.crop, "device": str(dev), "threads": torch.get_num_threads(), **result}
     models.save_checkpoint(model, out, meta)
     return meta
@@ -149,7 +154,8 @@ def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *,
 def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, scale: int, arch: str,
                 steps: int, batch_size: int, crop: int, lr: float, k: int, init: str = "scratch",
                 arch_kwargs: dict | None = None, init_path=None, keep=None, finetune: bool = False,
-                budget: str = "total", seed: int = 0, device: str = "auto", threads: int = 1, **method) -> dict:
+                budget: str = "total", seed: int = 0, precision: str = "fp32", device: str = "auto",
+                threads: int = 1, **method) -> dict:
     """One model for the whole method: CaFM (joint or fine-tune) or JSTDO.
 
     budget 'total': `steps` in all; 'per_chunk': as many passes over the data as a chunk model
@@ -175,9 +181,9 @@ def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, 
     my_steps = steps if budget == "total" else max(1, int(round(steps * len(ids) * k / len(labels))))
     log.info("%s: %d of %d patches, %d steps (budget %d, %s), %d params on %s", mode, len(ids), len(labels),
              my_steps, steps, budget, models.count_params(model), dev)
-    result = fit(model, sampler, my_steps, batch_size, lr, route=route, params=params)
+    result = fit(model, sampler, my_steps, batch_size, lr, route=route, params=params, precision=precision)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "seed": seed, "mode": mode, "patches": int(len(ids)), "steps": my_steps,
+            "init": init, "seed": seed, "precision": precision, "mode": mode, "patches": int(len(ids)), "steps": my_steps,
             "budget_steps": steps, "budget": budget, "crop": sampler.crop,
             "device": str(dev), "threads": torch.get_num_threads(), **extra, **result}
     models.save_checkpoint(model, out, meta)

@@ -141,3 +141,13 @@ def test_cafm_finetune_leaves_the_backbone_untouched(staged, tmp_path):
     tuned, _ = models.load_checkpoint(tmp_path / "f.pt")
     for name, p in backbone.state_dict().items():
         assert torch.equal(p, tuned.backbone.state_dict()[name]), name
+
+
+def test_bf16_autocast_trains_on_cpu_and_fp16_is_refused_there(bunny):
+    hr = bunny[:1, :64, :64]
+    lr = hr[:, ::2, ::2].copy()
+    model = models.build("espcn", 2, features=(8, 8, 4))
+    result = fit(model, CropSampler(lr, hr, 2, 16, "cpu"), steps=3, batch_size=2, lr=1e-3, precision="bf16")
+    assert all(np.isfinite(result["losses"])) and next(model.parameters()).dtype == torch.float32
+    with pytest.raises(InputError, match="precision 'fp16': only on CUDA"):
+        fit(model, CropSampler(lr, hr, 2, 16, "cpu"), steps=1, batch_size=2, lr=1e-3, precision="fp16")

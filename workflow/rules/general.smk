@@ -15,6 +15,7 @@ rule general:
                 "spec": stdo_config.general(config),
                 "scale": int(wc.scale),
                 "seed": config["seed"],
+                "precision": config["precision"],
                 "device": config["device"],
             }
         ),

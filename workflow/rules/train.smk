@@ -32,7 +32,7 @@ rule train:
         model=f"{RES}/{{video}}/x{{scale}}/{{method}}/chunk{{chunk}}.pt",
         meta=f"{RES}/{{video}}/x{{scale}}/{{method}}/chunk{{chunk}}.json",
     params:
-        cfg=lambda wc: train_params(wc, "budget"),
+        cfg=lambda wc: train_params(wc, "budget", "precision"),
         init=lambda wc, input: input.get("init", ""),
     threads: config["threads"]["train"]
     priority: 10  # the longest jobs: start them before the evaluations of the references
@@ -53,7 +53,7 @@ rule train_joint:
         model=f"{RES}/{{video}}/x{{scale}}/{{method}}/joint.pt",
         meta=f"{RES}/{{video}}/x{{scale}}/{{method}}/joint.json",
     params:
-        cfg=lambda wc: train_params(wc, "budget"),
+        cfg=lambda wc: train_params(wc, "budget", "precision"),
         init=lambda wc, input: input.get("init", ""),
     threads: config["threads"]["train"]
     priority: 10
