@@ -74,22 +74,23 @@ def comparison(table: pd.DataFrame) -> str:
 
 
 def plot(table: pd.DataFrame, path) -> None:
-    """PSNR (STDO convention) against delivered bytes, one panel per (video, scale)."""
+    """PSNR (STDO convention) against delivered bytes, one panel per (video, scale), one marker
+    per method; parameter-free references (bicubic) are dashed lines."""
     panels = list(table.groupby(["video", "scale"], sort=False))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    markers = "osD^vP*Xh<>"
     for ax, ((video, scale), rows) in zip(axes[0], panels):
-        learned = rows[rows["delivered_bytes"] > 0]
-        ax.scatter(learned["delivered_bytes"] / 1000, learned["psnr_stdo_patch"])
-        for r in learned.itertuples():
-            ax.annotate(r.method, (r.delivered_bytes / 1000, r.psnr_stdo_patch), textcoords="offset points",
-                        xytext=(4, 4), fontsize=9)
-        for r in rows[rows["delivered_bytes"] == 0].itertuples():
-            ax.axhline(r.psnr_stdo_patch, linestyle="--", linewidth=0.8, color="grey")
-            ax.annotate(r.method, (ax.get_xlim()[0], r.psnr_stdo_patch), fontsize=8, color="grey")
+        for i, r in enumerate(rows.itertuples()):
+            if r.delivered_bytes > 0:
+                ax.scatter(r.delivered_bytes / 1000, r.psnr_stdo_patch, marker=markers[i % len(markers)],
+                           s=60, label=f"{r.method} ({r.delivered_bytes / 1000:.0f} KB)")
+            else:
+                ax.axhline(r.psnr_stdo_patch, linestyle="--", linewidth=0.9, color="grey", label=f"{r.method} (0 KB)")
         ax.set_xscale("log")
-        ax.set(title=f"{video} x{scale}", xlabel="delivered KB (fp16 models + chunk map)",
+        ax.set(title=f"{video} x{scale}", xlabel="delivered KB (fp16 models + compressed chunk map)",
                ylabel="PSNR dB (STDO convention)")
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
