@@ -27,6 +27,13 @@ STAGES = {
                                           ("model_paths", "+"), ("out", None), ("chunks_path", "?")]),
     "aggregate": ("aggregate", "aggregate", [("metric_paths", "+"), ("out_csv", None), ("out_md", None),
                                             ("out_comparison", None), ("out_plot", None)]),
+    "report": ("report", "figures", [("lr_path", None), ("hr_path", None), ("patches_path", None),
+                                     ("general_path", None), ("metric_paths", "+"), ("chunk_paths", "+"),
+                                     ("model_paths", "+"), ("out_curves", None), ("out_chunk_map", None),
+                                     ("out_crops", None)]),
+    "report-tables": ("report", "tables", [("comparison_path", None), ("summary_path", None),
+                                           ("benchmark_paths", "+"), ("out_comparison", None),
+                                           ("out_benchmarks", None), ("out_benchmarks_csv", None)]),
 }
 
 

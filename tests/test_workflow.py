@@ -13,7 +13,11 @@ import yaml
 from conftest import REPO
 
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-SUMMARY = {f"results/{name}" for name in ("summary.csv", "summary.md", "comparison.md", "psnr_vs_size.png")}
+# What every config change rebuilds: the tables and figures over all methods.
+SUMMARY = {f"results/{name}" for name in (
+    "summary.csv", "summary.md", "comparison.md", "psnr_vs_size.png", "report/comparison.html",
+    "report/benchmarks.html", "report/benchmarks.csv", "report/tiny_x4/psnr_per_frame.png",
+    "report/tiny_x4/chunk_map.png", "report/tiny_x4/hardest_patch.png")}
 TINY = {
     "scales": [4],
     "grids": {"x4": [4, 2]},
@@ -30,7 +34,7 @@ TINY = {
 def workdir(root: Path, source, **changes) -> Path:
     (root / "config").mkdir(parents=True, exist_ok=True)
     cfg = {**TINY, "videos": {"tiny": {"path": str(source)}}, **changes}
-    (root / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    (root / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     return root
 
 
@@ -43,7 +47,7 @@ def edit(root: Path, change) -> None:
     path = root / "config" / "config.yaml"
     cfg = yaml.safe_load(path.read_text())
     change(cfg)
-    path.write_text(yaml.safe_dump(cfg))
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 
 def stamps(root: Path) -> dict[str, int]:

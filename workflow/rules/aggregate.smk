@@ -9,8 +9,10 @@ rule aggregate:
     output:
         csv=f"{RES}/summary.csv",
         md=f"{RES}/summary.md",
-        comparison=f"{RES}/comparison.md",
-        plot=f"{RES}/psnr_vs_size.png",
+        comparison=report(f"{RES}/comparison.md", caption="../report/comparison_md.rst", category="Comparison",
+                          labels={"result": "comparison table (Markdown, download)"}),
+        plot=report(f"{RES}/psnr_vs_size.png", caption="../report/psnr_vs_size.rst", category="Comparison",
+                    labels={"result": "PSNR vs delivered size"}),
     log:
         f"{RES}/logs/aggregate.log",
     shell:

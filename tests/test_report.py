@@ -1,0 +1,171 @@
+"""`snakemake --report report.html` on the tiny workflow: one self-contained HTML file with the comparison
+table, the figures of every (video, scale) and the benchmark table, rendered by a headless Chromium."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from stdo import report
+from test_workflow import TINY, snakemake, workdir
+
+FIGURES = ("psnr_per_frame.png", "chunk_map.png", "hardest_patch.png")
+TABLES = ("comparison.html", "benchmarks.html")
+METHODS = ["bicubic", "general", *TINY["methods"]]
+CHROMIUM_LIMIT_S = 60
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-crash-reporter", "--window-size=1400,2000")
+
+
+@pytest.fixture(scope="module")
+def reported(frames_dir, tmp_path_factory):
+    """The tiny workflow, run once, and its report."""
+    root = workdir(tmp_path_factory.mktemp("report"), frames_dir)
+    run = snakemake(root)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    html = root / "report.html"
+    made = snakemake(root, "--report", str(html))
+    assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+    return root, html
+
+
+def embedded(html_text: str, name: str):
+    """The JSON a report embeds as `var <name> = ...;` in its <script id="<name>"> (id with - for _)."""
+    script = name.replace("_", "-")
+    match = re.search(rf'<script id="{script}">\s*var {name} = (.*?);\s*</script>', html_text, re.S)
+    assert match, f"no {name} payload in the report"
+    return json.loads(match.group(1))
+
+
+def data_uri_bytes(uri: str) -> bytes:
+    return base64.b64decode(uri.split("base64,", 1)[1])
+
+
+def test_every_figure_and_table_is_written(reported):
+    root, _ = reported
+    out = root / "results" / "report"
+    for name in FIGURES:
+        image = cv2.imread(str(out / "tiny_x4" / name))
+        assert image is not None and min(image.shape[:2]) > 200 and image.std() > 10, name
+    page = (out / "comparison.html").read_text()
+    assert page.count("<table>") == 4 and all(f"<td>{m}</td>" in page for m in METHODS)
+    jobs = pd.read_csv(out / "benchmarks.csv")
+    assert set(jobs.stage) == {"ingest", "general", "label", "cluster", "train", "evaluate", "report"}
+    assert (jobs.s > 0).all() and (jobs.max_rss_mb > 0).all()
+    assert len(jobs) == len(list((root / "results" / "benchmarks").rglob("*.tsv")))
+
+
+def test_the_report_is_one_file_embedding_everything(reported):
+    _, html = reported
+    text = html.read_text()
+    # nothing it needs is fetched: no script, style, image or frame from a URL
+    assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//", text, re.I)
+    results = embedded(text, "results")
+    by_name = {entry["name"]: entry for entry in results.values()}
+    assert set(FIGURES + TABLES + ("psnr_vs_size.png", "comparison.md")) <= set(by_name)
+    for name in FIGURES + ("psnr_vs_size.png",):
+        entry = by_name[name]
+        assert entry["mime_type"] == "image/png" and entry["data_uri"].startswith("data:image/png")
+        assert data_uri_bytes(entry["data_uri"]).startswith(b"\x89PNG\r\n\x1a\n") and entry["caption"]
+    table = data_uri_bytes(by_name["comparison.html"]["data_uri"]).decode()
+    assert "<table>" in table and all(f"<td>{m}</td>" in table for m in METHODS)
+    assert "max RSS MB" in data_uri_bytes(by_name["benchmarks.html"]["data_uri"]).decode()
+    categories = embedded(text, "categories")
+    assert set(categories) == {"Comparison", "Figures", "Benchmarks"} and "tiny x4" in categories["Figures"]
+    assert "psnr_stdo_patch" in embedded(text, "workflow_desc")  # the description names the conventions
+
+
+def chromium(*args: str) -> str:
+    """Run headless Chromium in its own process group; kill the whole group when it is done or too slow."""
+    proc = subprocess.Popen(["chromium", *CHROMIUM_FLAGS, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=CHROMIUM_LIMIT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"chromium did not finish within {CHROMIUM_LIMIT_S} s: {args}")
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # helpers it may leave behind
+        except ProcessLookupError:
+            pass
+    return out
+
+
+def showing(html, result: str, view: str, category: str, out):
+    """A copy of the report that opens `category` and shows the result whose path ends with `result`,
+    as a click on it would (the report is a one-page app without addresses for its views)."""
+    click = f"""<script>window.addEventListener("load", () => setTimeout(() => {{
+      app.showCategory("{category}");
+      setTimeout(() => {{
+        const path = Object.keys(results).find((p) => p.endsWith("{result}"));
+        app.setView({{content: "{view}", contentPath: results[path].data_uri, resultPath: path}});
+      }}, 100);
+    }}, 100));</script>"""
+    head, end, tail = html.read_text().rpartition("</body>")
+    out.write_text(head + click + end + tail)
+    return out
+
+
+def screenshot(page, tmp_path, name: str) -> np.ndarray:
+    png = tmp_path / f"{name}.png"
+    chromium(f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", f"--screenshot={png}",
+             page.as_uri())
+    image = cv2.imread(str(png))
+    assert image is not None, f"chromium wrote no screenshot {png}"
+    return image
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None,
+                    reason="chromium is not installed (apt-get install -y --no-install-recommends chromium)")
+def test_chromium_renders_the_table_and_the_pictures(reported, tmp_path):
+    _, html = reported
+    landing = screenshot(html, tmp_path, "landing")
+    assert landing.shape[:2] == (2000, 1400) and landing.std() > 20  # not blank: the menu, description, rule graph
+
+    crops = showing(html, "/hardest_patch.png", "img", "Figures", tmp_path / "crops.html")
+    dom = chromium(f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
+                   crops.as_uri())
+    assert re.search(r'<img src="data:image/png;[^"]*filename=hardest_patch\.png', dom)  # the picture is shown
+    for item in ("chunk map", "hardest patch", "PSNR per frame"):
+        assert item in dom  # the category lists the three figures
+    shown = screenshot(crops, tmp_path, "crops")
+    assert len(np.unique(shown.reshape(-1, 3), axis=0)) > 1000  # a photo, not just the page's flat colours
+
+    table = screenshot(showing(html, "/comparison.html", "html", "Comparison", tmp_path / "table.html"),
+                       tmp_path, "table")
+    assert table.std() > 20 and not np.array_equal(table, shown)
+
+
+def test_markdown_tables_become_html_tables():
+    page = report.markdown_to_html("**PSNR dB**\n\n| method | tiny x4 |\n|---|---|\n| stdo | 28.98 |\n\n"
+                                   "Legend:\n- `a` < b\n- c")
+    assert page.startswith("<p><strong>PSNR dB</strong></p>")
+    assert "<tr><td>stdo</td><td class=num>28.98</td></tr>" in page and "|---|" not in page
+    assert "<p>Legend:</p>\n<ul><li><code>a</code> &lt; b</li><li>c</li></ul>" in page
+
+
+def test_benchmarks_are_read_per_job_and_summed_per_stage(tmp_path):
+    paths = []
+    for stage, job, seconds, rss in (("train", "v_x4_stdo_chunk0", 10.0, 400.0),
+                                     ("train", "v_x4_stdo_chunk1", 5.0, 450.0), ("label", "v_x4", 2.5, 300.0)):
+        path = tmp_path / stage / f"{job}.tsv"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(f"s\th:m:s\tmax_rss\tmax_vms\n{seconds}\t0:00:{seconds:02.0f}\t{rss}\t900\n")
+        paths.append(path)
+    jobs = report.read_benchmarks(paths)
+    assert jobs.to_dict("list") == {"stage": ["train", "train", "label"], "job": [p.stem for p in paths],
+                                    "s": [10.0, 5.0, 2.5], "max_rss_mb": [400.0, 450.0, 300.0]}
+    summary = report.benchmark_summary(jobs).set_index("stage")
+    assert summary.loc["train"].tolist() == [2, 15.0, 10.0, 450.0] and summary.loc["label", "jobs"] == 1
