@@ -16,7 +16,8 @@ def name(requirement: str) -> str:
 
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    pip_side = {name(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]}
+    extras = project["optional-dependencies"]
+    pip_side = {name(r) for r in project["dependencies"] + extras["test"] + extras["slurm"]}
     env = yaml.safe_load((REPO / "environment.yml").read_text())["dependencies"]
     conda = [d for d in env if isinstance(d, str)]
     pip = next(d["pip"] for d in env if isinstance(d, dict))
