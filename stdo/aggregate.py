@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .io import atomic_path, load_json  # noqa: E402
+from .io import atomic_path, load_json, save_png  # noqa: E402
 
 COLUMNS = ["video", "scale", "method", "split", "mode", "k", "models", "arch", "init", "budget", "steps",
            "params_per_model", "total_params", "model_bytes_fp16", "map_bits", "map_bytes_zlib",
@@ -92,9 +92,7 @@ def plot(table: pd.DataFrame, path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_png(fig, path, dpi=120)
 
 
 def aggregate(metric_paths, out_csv, out_md, out_comparison, out_plot) -> pd.DataFrame:

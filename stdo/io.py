@@ -40,6 +40,15 @@ def save_parquet(df: pd.DataFrame, path) -> None:
         df.to_parquet(tmp, index=False)
 
 
+def save_png(fig, path, dpi: int = 110) -> None:
+    """Write a matplotlib figure as PNG (complete or not at all) and free it."""
+    import matplotlib.pyplot as plt  # only the stages that draw pay for the import
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    plt.close(fig)
+
+
 def load_frames(path) -> np.ndarray:
     """A (T, H, W, 3) uint8 frame array, memory-mapped (nothing is read until it is used)."""
     return np.load(path, mmap_mode="r")

@@ -31,7 +31,7 @@ from .cluster import load_chunks  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .evaluate import load_models, per_chunk  # noqa: E402
 from .infer import setup, super_resolve  # noqa: E402
-from .io import atomic_path, load_frames, load_json  # noqa: E402
+from .io import atomic_path, load_frames, load_json, save_png  # noqa: E402
 from .patches import gather, grid_of  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,6 @@ SPLIT_NOTE = {
     "temporal": "chunks are frame ranges: a frame is one colour",
     "none": "one chunk",
 }
-
-
-def save_png(fig, path, dpi: int = 110) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
-    plt.close(fig)
 
 
 def chunk_colours(k: int) -> list:

@@ -53,14 +53,15 @@ class ResBlock(nn.Module):
         return x + self.conv2(self.act(self.conv1(x))) * self.res_scale
 
 
-@register("edsr")
-class EDSR(nn.Module):
-    def __init__(self, scale: int, blocks: int = 16, features: int = 64, res_scale: float = 1.0):
+class ResidualSR(nn.Module):
+    """EDSR's skeleton, shared with RCAN: mean shift, head conv, residual body closed by a conv
+    with a global skip, sub-pixel upsampler, last conv to RGB."""
+
+    def __init__(self, scale: int, features: int, blocks: list[nn.Module]):
         super().__init__()
         self.register_buffer("mean", torch.tensor(DIV2K_MEAN).view(1, 3, 1, 1))
         self.head = conv3x3(3, features)
-        self.body = nn.Sequential(*[ResBlock(features, res_scale) for _ in range(blocks)],
-                                  conv3x3(features, features))
+        self.body = nn.Sequential(*blocks, conv3x3(features, features))
         self.tail = nn.Sequential(upsampler(scale, features), conv3x3(features, 3))
         self.scale = scale
 
@@ -68,6 +69,12 @@ class EDSR(nn.Module):
         x = self.head(x - self.mean)
         x = x + self.body(x)
         return self.tail(x) + self.mean
+
+
+@register("edsr")
+class EDSR(ResidualSR):
+    def __init__(self, scale: int, blocks: int = 16, features: int = 64, res_scale: float = 1.0):
+        super().__init__(scale, features, [ResBlock(features, res_scale) for _ in range(blocks)])
 
     def cafm_convs(self) -> list[nn.Conv2d]:
         return [conv for block in self.body[:-1] for conv in (block.conv1, block.conv2)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .edsr import DIV2K_MEAN, conv3x3, upsampler
+from .edsr import ResidualSR, conv3x3
 from .registry import register
 
 
@@ -53,21 +53,10 @@ class ResidualGroup(nn.Module):
 
 
 @register("rcan")
-class RCAN(nn.Module):
+class RCAN(ResidualSR):
     def __init__(self, scale: int, groups: int = 2, blocks: int = 4, features: int = 32,
                  reduction: int = 8):
-        super().__init__()
-        self.register_buffer("mean", torch.tensor(DIV2K_MEAN).view(1, 3, 1, 1))
-        self.head = conv3x3(3, features)
-        self.body = nn.Sequential(*[ResidualGroup(blocks, features, reduction) for _ in range(groups)],
-                                  conv3x3(features, features))
-        self.tail = nn.Sequential(upsampler(scale, features), conv3x3(features, 3))
-        self.scale = scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.head(x - self.mean)
-        x = x + self.body(x)
-        return self.tail(x) + self.mean
+        super().__init__(scale, features, [ResidualGroup(blocks, features, reduction) for _ in range(groups)])
 
     def cafm_convs(self) -> list[nn.Conv2d]:
         """The two 3x3 convs of every RCAB; the attention's 1x1 convs act on pooled channel
