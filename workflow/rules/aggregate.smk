@@ -15,6 +15,8 @@ rule aggregate:
                     labels={"result": "PSNR vs delivered size"}),
     log:
         f"{RES}/logs/aggregate.log",
+    benchmark:
+        f"{RES}/benchmarks/aggregate/summary.tsv"
     shell:
         "{STDO} aggregate --metric-paths {input:q} --out-csv {output.csv:q} --out-md {output.md:q}"
         " --out-comparison {output.comparison:q} --out-plot {output.plot:q} --log {log:q}"
