@@ -29,7 +29,7 @@ def load_models(paths, scale: int, device):
     loaded = []
     for path in paths:
         if str(path) == "bicubic":
-            loaded.append((models.build("bicubic", scale), {"arch": "bicubic", "params": 0}))
+            loaded.append((models.build("bicubic", scale), {"arch": "bicubic"}))
         else:
             loaded.append(models.load_checkpoint(path, device))
     return loaded
