@@ -53,3 +53,19 @@ def test_weights_of_another_shape_are_refused(tmp_path):
 def test_unknown_arch_is_named():
     with pytest.raises(InputError, match="arch 'nope'"):
         models.build("nope", 2)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("shape", [(2, 3, 12, 10), (1, 1, 1, 1), (1, 3, 33, 47)])
+def test_bicubic_as_a_convolution_equals_torch_interpolate(scale, shape):
+    x = torch.rand(*shape, generator=torch.Generator().manual_seed(scale))
+    expected = torch.nn.functional.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+    torch.testing.assert_close(models.upsample(x, scale, "bicubic"), expected, atol=1e-5, rtol=0)
+
+
+def test_the_bicubic_skip_stays_fp32_under_bf16_autocast():
+    x = torch.rand(1, 3, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = models.upsample(x, 4, "bicubic")
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, models.upsample(x, 4, "bicubic"))

@@ -4,6 +4,7 @@ A checkpoint is a plain `state_dict` file (`*.pt`) plus a JSON sidecar (`*.json`
 to rebuild the model (arch, scale, arch_kwargs) and how it was made (steps, seed, losses ...)."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Callable
 
@@ -11,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import resample
 from ..errors import InputError
 from ..io import atomic_path, load_json, save_json
 from .cafm import CaFM
@@ -40,8 +42,21 @@ def count_params(model: nn.Module) -> int:
 
 
 def upsample(x: torch.Tensor, scale: int, mode: str) -> torch.Tensor:
-    """Interpolate (N, C, h, w) by `scale`; the global skip that small SR nets predict a residual on."""
-    return F.interpolate(x, scale_factor=scale, mode=mode, align_corners=False)
+    """Interpolate (N, C, h, w) by `scale`; the global skip that small SR nets predict a residual on.
+
+    Bicubic runs as a fixed convolution (`stdo.resample`), in fp32 even under autocast: in bf16 the
+    skip, which carries most of the image, would be off by up to one 8-bit level."""
+    if mode != "bicubic":
+        return F.interpolate(x, scale_factor=scale, mode=mode, align_corners=False)
+    kernel = _bicubic_kernel(scale, x.shape[1], x.device)
+    with torch.autocast(x.device.type, enabled=False):
+        padded = F.pad(x.float(), (resample.PAD,) * 4, mode="replicate")
+        return F.pixel_shuffle(F.conv2d(padded, kernel, groups=x.shape[1]), scale)
+
+
+@functools.lru_cache(maxsize=32)
+def _bicubic_kernel(scale: int, channels: int, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(resample.bicubic_kernel(scale, channels)).to(device)
 
 
 def sidecar(path) -> Path:
