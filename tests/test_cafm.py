@@ -1,3 +1,5 @@
+import copy
+
 import torch
 
 from stdo import models
@@ -55,3 +57,17 @@ def test_finetuning_a_new_chunk_changes_only_its_modules(bunny):
         route=route, params=cafm.per_chunk[new].parameters())
     changed = {k for k, v in cafm.state_dict().items() if not torch.equal(v, before[k])}
     assert changed and all(k.startswith(f"per_chunk.{new}.") for k in changed)
+
+
+def test_a_deep_copy_modulates_with_its_own_chunk_modules():
+    torch.manual_seed(0)
+    model = models.CaFM(models.build("espcn", 4, features=(8, 8, 4)), 3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    twin = copy.deepcopy(model)
+    x, chunk = torch.rand(3, 3, 8, 8), torch.tensor([0, 1, 2])
+    torch.testing.assert_close(twin(x, chunk), model(x, chunk))
+    with torch.no_grad():
+        twin.per_chunk[1].gamma[0].add_(1.0)  # the copy's modules, not the original's, are used
+    assert not torch.equal(twin(x, chunk)[1], model(x, chunk)[1]) and torch.equal(twin(x, chunk)[0], model(x, chunk)[0])

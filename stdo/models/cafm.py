@@ -35,6 +35,16 @@ class ChunkModulation(nn.Module):
         self.gamma = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in channels)
 
 
+def _modulate(conv: nn.Conv2d, inputs, out: torch.Tensor) -> torch.Tensor:
+    """Forward hook of a modulated conv: its chunk's per-channel affine map, scaled by the gate."""
+    cafm, i = conv._cafm
+    if cafm._route is None:  # the backbone called on its own
+        return out
+    w, b, g = (torch.stack([getattr(m, name)[i] for m in cafm.per_chunk])[cafm._route]
+               for name in ("weight", "bias", "gamma"))
+    return out + g.view(-1, 1, 1, 1) * (w[:, :, None, None] * out + b[:, :, None, None])
+
+
 class CaFM(nn.Module):
     def __init__(self, backbone: nn.Module, chunks: int):
         super().__init__()
@@ -46,20 +56,13 @@ class CaFM(nn.Module):
         self.per_chunk = nn.ModuleList(ChunkModulation(self.channels) for _ in range(chunks))
         self._route = None
         for i, conv in enumerate(convs):
-            conv.register_forward_hook(self._modulate(i))
+            # plain attributes, not submodules: a deepcopy then points the copy's convs at the copy
+            object.__setattr__(conv, "_cafm", (self, i))
+            conv.register_forward_hook(_modulate)
 
     @property
     def chunks(self) -> int:
         return len(self.per_chunk)
-
-    def _modulate(self, i: int):
-        def hook(module, inputs, out):
-            if self._route is None:  # the backbone called on its own
-                return out
-            w, b, g = (torch.stack([getattr(m, name)[i] for m in self.per_chunk])[self._route]
-                       for name in ("weight", "bias", "gamma"))
-            return out + g.view(-1, 1, 1, 1) * (w[:, :, None, None] * out + b[:, :, None, None])
-        return hook
 
     def forward(self, x: torch.Tensor, chunk) -> torch.Tensor:
         """SR of x; `chunk` is one chunk index for the batch or a (B,) tensor of indices."""
