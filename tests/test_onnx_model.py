@@ -1,0 +1,200 @@
+from types import SimpleNamespace
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import TensorProto
+
+from stdo import models
+from stdo.delivery import onnx_model
+from stdo.errors import InputError
+from stdo.models import CaFM
+
+# small variants of every registered arch, to keep the tests fast
+SMALL = {"bicubic": {}, "edsr": {"blocks": 2, "features": 8}, "espcn": {"features": (8, 8, 4)},
+         "fsrcnn": {"d": 8, "s": 4, "m": 2}, "rcan": {"groups": 1, "blocks": 2, "features": 8, "reduction": 4},
+         "srcnn": {"features": (8, 4)}, "vdsr": {"depth": 4, "features": 8},
+         "wdsr": {"blocks": 2, "features": 8, "expansion": 2}}
+CHUNKS = 3
+CASES = [(arch, scale) for arch in sorted(SMALL) for scale in (2, 3, 4)]
+CASES += [("cafm:espcn", 4), ("cafm:edsr", 3)]
+# a mixed chunk vector per patch size; the export traced chunks (0, 1) on a batch of 2
+ROUTES = ([2, 0, 1], [1, 2])
+
+
+def test_every_registered_arch_is_covered():
+    assert sorted(SMALL) == models.names()
+
+
+def build(name: str, scale: int, seed: int = 0):
+    torch.manual_seed(seed)
+    if name.startswith("cafm:"):
+        backbone = name.split(":")[1]
+        return CaFM(models.build(backbone, scale, **SMALL[backbone]), CHUNKS).eval()
+    return models.build(name, scale, **SMALL[name]).eval()
+
+
+def perturbed(model):
+    """Non-trivial weights: ESPCN's and VDSR's tails and CaFM's gates start at zero."""
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=generator), alpha=0.05)
+    return model
+
+
+def floating_state(model) -> dict:
+    return {k: v for k, v in model.state_dict().items() if v.is_floating_point()}
+
+
+@pytest.fixture(scope="module")
+def patches(bunny) -> list[torch.Tensor]:
+    """LR patches of the real clip at two sizes: (3, 3, 24, 32) and (2, 3, 17, 21), in [0, 1]."""
+    def nchw(frames):
+        return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
+
+    return [nchw(np.stack([bunny[0, 10:34, 20:52], bunny[2, 70:94, 100:132], bunny[4, 120:144, 200:232]])),
+            nchw(np.stack([bunny[1, 40:57, 60:81], bunny[5, 130:147, 230:251]]))]
+
+
+def run_torch(model, x, route):
+    with torch.no_grad():
+        return model(x, torch.tensor(route)) if isinstance(model, CaFM) else model(x)
+
+
+def run_onnx(session, x, route):
+    feed = {"lr": x.numpy()}
+    if len(session.get_inputs()) == 2:
+        feed["chunk"] = np.array(route, dtype=np.int64)
+    return torch.from_numpy(session.run(["sr"], feed)[0])
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[f"{name}-x{scale}" for name, scale in CASES])
+def package(request, tmp_path_factory):
+    name, scale = request.param
+    model = perturbed(build(name, scale))
+    path = tmp_path_factory.mktemp("package") / "model.onnx"
+    info = onnx_model.export(model, path, cafm_chunks=CHUNKS if isinstance(model, CaFM) else None)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return SimpleNamespace(name=name, scale=scale, model=model, path=path, info=info, session=session,
+                           rounded=onnx_model.rounded_to_fp16(model))
+
+
+def test_onnx_runtime_agrees_with_torch_on_the_fp16_weights(package, patches):
+    for x, route in zip(patches, ROUTES):
+        sr = run_onnx(package.session, x, route)
+        assert sr.shape == (len(x), 3, x.shape[2] * package.scale, x.shape[3] * package.scale)
+        assert (sr - run_torch(package.rounded, x, route)).abs().max() <= 1e-4
+
+
+def test_the_torch_runtime_loads_exactly_the_rounded_weights(package, patches):
+    weights = onnx_model.load_weights(package.path)
+    assert all(w.dtype == np.float32 for w in weights.values())
+    fresh = build(package.name, package.scale, seed=123)
+    fresh.load_state_dict({k: torch.from_numpy(w) for k, w in weights.items()}, strict=True)
+    for x, route in zip(patches, ROUTES):
+        assert torch.equal(run_torch(fresh, x, route), run_torch(package.rounded, x, route))
+
+
+def test_the_file_is_two_bytes_per_weight_plus_a_small_overhead(package):
+    state = floating_state(package.model)
+    values = sum(t.numel() for t in state.values())
+    assert package.info["bytes"] == package.path.stat().st_size
+    assert package.info["params"] == models.count_params(package.model)
+    # the graph (names, a Cast per weight, CaFM's routing) and the fp32 kernel of a bicubic skip:
+    # measured 3.5 KB (bicubic x2) to 11 KB (wdsr), 29-34 KB with CaFM (~0.3-0.8 KB per weight tensor)
+    assert 0 < package.info["bytes"] - 2 * values < 10_000 + 1_000 * len(state)
+
+
+def test_the_file_has_the_documented_interface(package):
+    proto = onnx.load(str(package.path))
+    assert package.info["opset"] == onnx_model.OPSET == proto.opset_import[0].version
+    assert package.info["weights"] == "fp16"
+    inputs = {i.name: i.type.tensor_type for i in proto.graph.input}
+    assert list(inputs) == package.info["inputs"] == (["lr", "chunk"] if "cafm" in package.name else ["lr"])
+    assert inputs["lr"].elem_type == TensorProto.FLOAT
+    assert [d.dim_param or d.dim_value for d in inputs["lr"].shape.dim] == ["n", 3, "h", "w"]
+    if "chunk" in inputs:
+        assert inputs["chunk"].elem_type == TensorProto.INT64
+    state = floating_state(package.model)
+    halves = {t.name: t for t in proto.graph.initializer if t.data_type == TensorProto.FLOAT16}
+    assert {k: tuple(v.shape) for k, v in state.items()} == {k: tuple(t.dims) for k, t in halves.items()}
+    for node in proto.graph.node:  # every consumer of an fp16 weight is its Cast to float32
+        if set(node.input) & set(halves):
+            assert node.op_type == "Cast" and node.attribute[0].i == TensorProto.FLOAT
+
+
+def test_a_full_size_espcn_is_half_the_bytes_of_its_fp32_weights(tmp_path):
+    model = perturbed(models.build("espcn", 4))
+    info = onnx_model.export(model, tmp_path / "espcn.onnx")
+    assert info["params"] == 71_056
+    assert 2 * info["params"] < info["bytes"] < 2.2 * info["params"]
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "espcn.onnx"]  # no temporary file left
+
+
+@pytest.mark.parametrize("name", ["vdsr", "fsrcnn", "cafm:espcn"])
+def test_weights_of_equal_value_keep_their_own_names(name, tmp_path):
+    """Untrained, VDSR's and FSRCNN's hidden biases are all zero and CaFM's gates too; the
+    exporter's default pass would merge such initializers and lose state_dict names."""
+    model = build(name, 2)
+    onnx_model.export(model, tmp_path / "m.onnx", cafm_chunks=CHUNKS if isinstance(model, CaFM) else None)
+    assert set(onnx_model.load_weights(tmp_path / "m.onnx")) == set(floating_state(model))
+
+
+def test_rounded_to_fp16_rounds_a_copy_and_keeps_cafm_routing(patches):
+    model = perturbed(build("cafm:espcn", 4))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rounded = onnx_model.rounded_to_fp16(model)
+    for name, tensor in rounded.state_dict().items():
+        assert torch.equal(tensor, before[name].half().float())
+        assert torch.equal(model.state_dict()[name], before[name])
+    assert any(not torch.equal(t, before[k]) for k, t in rounded.state_dict().items())
+    x, route = patches[0], ROUTES[0]
+    out = run_torch(rounded, x, route)
+    assert (out - run_torch(model, x, route)).abs().max() < 1e-3
+    with torch.no_grad():
+        assert not torch.allclose(out, rounded.backbone(x))  # the chunk modules still act
+
+
+def test_a_cafm_model_needs_its_number_of_chunks(tmp_path):
+    with pytest.raises(ValueError, match="cafm_chunks=None"):
+        onnx_model.export(build("cafm:espcn", 2), tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match="cafm_chunks=2"):
+        onnx_model.export(build("cafm:espcn", 2), tmp_path / "m.onnx", cafm_chunks=2)
+    with pytest.raises(ValueError, match="cafm_chunks=3"):
+        onnx_model.export(build("espcn", 2), tmp_path / "m.onnx", cafm_chunks=3)
+
+
+class Unused(torch.nn.Module):
+    scale = 2
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 12, 3, padding=1)
+        self.spare = torch.nn.Parameter(torch.ones(3))
+
+    def forward(self, x):
+        return torch.nn.functional.pixel_shuffle(self.conv(x), 2)
+
+
+def test_a_weight_missing_from_the_graph_is_named(tmp_path):
+    with pytest.raises(ValueError, match="'spare'"):
+        onnx_model.export(Unused(), tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_file_that_is_not_onnx_is_refused(tmp_path):
+    (tmp_path / "bad.onnx").write_text("not onnx")
+    with pytest.raises(InputError, match="bad.onnx: not an ONNX file"):
+        onnx_model.load_weights(tmp_path / "bad.onnx")
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_the_bicubic_graph_equals_the_bicubic_model(scale, patches):
+    session = ort.InferenceSession(onnx_model.bicubic_graph(scale).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    bicubic = models.build("bicubic", scale)
+    for x in [*patches, patches[1][:1, :, :1, :2]]:  # and a 1x2 patch: every tap on the border
+        assert (run_onnx(session, x, None) - run_torch(bicubic, x, None)).abs().max() <= 1e-5
