@@ -1,5 +1,6 @@
-"""Stage 7: one tidy table of every (video, scale, method), the papers' comparison table and a
-plot of quality against what the client has to download."""
+"""Stage 7: one tidy table of every (video, scale, method, rate point), the papers' comparison table
+(lossless LR, their setting), the rate-distortion table and BD-rates against the codec alone, and
+plots of quality against what the client downloads."""
 from __future__ import annotations
 
 import matplotlib
@@ -8,20 +9,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from . import rd  # noqa: E402
 from .io import atomic_path, load_json, save_png  # noqa: E402
 
-COLUMNS = ["video", "scale", "method", "split", "mode", "k", "models", "arch", "init", "budget", "steps",
-           "params_per_model", "total_params", "model_bytes_fp16", "map_bits", "map_bytes_zlib",
-           "delivered_bytes", "psnr_stdo_patch", "psnr_frame_rgb", "psnr_frame_y", "psnr_cafm", "ssim",
-           "psnr_patch_mean", "train_seconds", "frames", "eval_frames", "patches"]
-SHOWN = ["video", "scale", "method", "k", "arch", "total_params", "delivered_bytes", "steps", "psnr_stdo_patch",
-         "psnr_frame_rgb", "psnr_frame_y", "ssim", "train_seconds"]
+COLUMNS = ["video", "scale", "method", "rate", "train_rate", "split", "mode", "k", "models", "arch", "init", "budget",
+           "steps", "params_per_model", "total_params", "map_bits", "map_bytes", "model_bytes",
+           "models_and_map_bytes", "stream_bytes", "package_bytes", "kbps_package", "psnr_stdo_patch",
+           "psnr_frame_rgb", "psnr_frame_y", "psnr_cafm", "ssim", "psnr_patch_mean", "rd_psnr_rgb", "rd_psnr_y",
+           "rd_ssim", "vmaf", "vmaf_model", "pad", "train_seconds", "frames", "eval_frames", "patches", "sr_sha256"]
+SHOWN = ["video", "scale", "method", "rate", "k", "total_params", "models_and_map_bytes", "kbps_package", "steps",
+         "psnr_stdo_patch", "psnr_frame_y", "ssim", "rd_psnr_y", "vmaf", "train_seconds"]
 LEGEND = """\
-PSNR conventions (dB, 8-bit RGB output):
+PSNR conventions (dB, 8-bit RGB output; every SR frame as the client plays the package: fp16 weights, patches of the grid):
 - psnr_stdo_patch: RGB, per patch with scale+4 px shaved from each patch border, -10 log10(mean of chunk MSE), all frames (STDO).
-- psnr_frame_rgb / psnr_frame_y: whole frames stitched from patches, eval frames (every eval_every-th), shave = scale, PSNR of the mean MSE; Y = BT.601 studio range.
+- psnr_frame_rgb / psnr_frame_y: whole frames, eval frames (every eval_every-th), shave = scale, PSNR of the mean MSE; Y = BT.601 studio range.
 - ssim: Y channel, shave = scale, Gaussian window (sigma 1.5), mean over eval frames.
-- delivered_bytes: every distinct model in fp16 plus, for content-routed splits, the zlib-compressed patch->chunk map.
+- rd_psnr_rgb / rd_psnr_y / rd_ssim / vmaf: every frame, whole frame, nothing shaved (the rate-distortion legend in comparison.md).
+- models_and_map_bytes: the package's model files (ONNX, fp16 weights) and chunk map, measured on the files; package_bytes adds the LR bitstream and the manifest.
 - steps: the method's optimizer-step budget (budget 'total': shared among its chunk models by chunk size; 'per_chunk': each chunk model gets all of it)."""
 
 
@@ -33,9 +37,9 @@ def summarize(metric_paths) -> pd.DataFrame:
 def cell(column: str, value) -> str:
     if pd.isna(value):
         return "-"
-    if column == "ssim":
+    if column in ("ssim", "rd_ssim"):
         return f"{value:.4f}"
-    if column.startswith("psnr"):
+    if column.startswith("psnr") or column.startswith("rd_psnr") or column in ("vmaf", "kbps_package"):
         return f"{value:.2f}"
     if isinstance(value, float):
         return f"{value:.0f}"
@@ -49,15 +53,17 @@ def markdown_table(table: pd.DataFrame, columns) -> str:
 
 
 def comparison(table: pd.DataFrame) -> str:
-    """The STDO README's layout: rows = methods, columns = scale per video, one table per measure."""
+    """The STDO README's layout on lossless LR (the papers' setting): rows = methods, columns = scale
+    per video, one table per measure."""
+    table = table[table["rate"] == rd.LOSSLESS]
     order = list(dict.fromkeys(table["method"]))
     parts = []
     for value, title in (("psnr_stdo_patch", "PSNR dB, STDO convention (RGB, per patch, scale+4 shave, PSNR of mean chunk MSE)"),
                          ("psnr_frame_y", "PSNR dB, whole stitched frames, Y channel, shave = scale"),
-                         ("delivered_bytes", "Delivered size, KB (fp16 models + compressed chunk map)")):
+                         ("models_and_map_bytes", "Models + chunk map, KB (ONNX files, fp16 weights; measured on the package)")):
         wide = table.pivot_table(index="method", columns=["video", "scale"], values=value, aggfunc="first")
         wide = wide.reindex(order)
-        if value == "delivered_bytes":
+        if value.endswith("bytes"):
             wide = wide / 1000
         wide.columns = [f"{video} x{scale}" for video, scale in wide.columns]
         shown = wide.reset_index()
@@ -69,25 +75,27 @@ def comparison(table: pd.DataFrame) -> str:
     budgets = ", ".join(f"{r.method} {r.steps:.0f}" for r in budget.itertuples())
     rule = "shared among a method's chunk models by chunk size" if set(budget["budget"].dropna()) <= {"total"} \
         else "each chunk model gets the full budget (budget: per_chunk)"
-    parts.append(f"Training budget (optimizer steps): {budgets}; {rule}.")
+    parts.append(f"Lossless LR (the papers' setting). Training budget (optimizer steps): {budgets}; {rule}.")
     return "\n\n".join(parts) + "\n"
 
 
 def plot(table: pd.DataFrame, path) -> None:
-    """PSNR (STDO convention) against delivered bytes, one panel per (video, scale), one marker
-    per method; parameter-free references (bicubic) are dashed lines."""
+    """PSNR (STDO convention) against models + chunk map bytes on lossless LR, one panel per (video,
+    scale), one marker per method; parameter-free references (bicubic) are dashed lines."""
+    table = table[table["rate"] == rd.LOSSLESS]
     panels = list(table.groupby(["video", "scale"], sort=False))
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     markers = "osD^vP*Xh<>"
     for ax, ((video, scale), rows) in zip(axes[0], panels):
         for i, r in enumerate(rows.itertuples()):
-            if r.delivered_bytes > 0:
-                ax.scatter(r.delivered_bytes / 1000, r.psnr_stdo_patch, marker=markers[i % len(markers)],
-                           s=60, label=f"{r.method} ({r.delivered_bytes / 1000:.0f} KB)")
+            size = r.models_and_map_bytes / 1000
+            if r.models_and_map_bytes > 0:
+                ax.scatter(size, r.psnr_stdo_patch, marker=markers[i % len(markers)], s=60,
+                           label=f"{r.method} ({size:.0f} KB)")
             else:
                 ax.axhline(r.psnr_stdo_patch, linestyle="--", linewidth=0.9, color="grey", label=f"{r.method} (0 KB)")
         ax.set_xscale("log")
-        ax.set(title=f"{video} x{scale}", xlabel="delivered KB (fp16 models + compressed chunk map)",
+        ax.set(title=f"{video} x{scale} (lossless LR)", xlabel="KB of models + chunk map (ONNX, fp16 weights)",
                ylabel="PSNR dB (STDO convention)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
@@ -95,13 +103,23 @@ def plot(table: pd.DataFrame, path) -> None:
     save_png(fig, path, dpi=120)
 
 
-def aggregate(metric_paths, out_csv, out_md, out_comparison, out_plot) -> pd.DataFrame:
+def aggregate(metric_paths, hr_metric_paths, out_csv, out_md, out_comparison, out_plot, out_rd_csv,
+              out_rd_plot) -> pd.DataFrame:
     table = summarize(metric_paths)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     with atomic_path(out_md) as tmp:
         tmp.write_text(markdown_table(table, SHOWN) + "\n\n" + LEGEND + "\n")
+    rd_rows = rd.rd_table([load_json(p) for p in [*metric_paths, *hr_metric_paths]])
+    with atomic_path(out_rd_csv) as tmp:
+        rd_rows.to_csv(tmp, index=False, float_format="%.4f")
+    order = list(dict.fromkeys(table["method"]))
+    bd = rd.bd_table(rd_rows, order)
+    vmaf_model = ", ".join(sorted(set(rd_rows["vmaf_model"].dropna()))) or "-"
     with atomic_path(out_comparison) as tmp:
-        tmp.write_text(comparison(table))
+        tmp.write_text(comparison(table) + ("\n**Rate-distortion: BD-rate against the codec alone**\n\n"
+                                            + rd.bd_markdown(bd, vmaf_model) + "\n" + rd.LEGEND + "\n"
+                                            if len(bd) else ""))
     plot(table, out_plot)
+    rd.plot_curves(rd_rows, out_rd_plot, order)
     return table

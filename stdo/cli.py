@@ -1,4 +1,4 @@
-"""`python -m stdo <stage> --<path-arg> ... --params JSON [--threads N] [--log FILE]`.
+"""`stdo <stage> --<path-arg> ... --params JSON [--threads N] [--log FILE]`, and `stdo play PACKAGE -o OUT`.
 
 Each stage is one library function; path options are its path arguments and `--params` carries
 the configuration the workflow hands it (exactly the rule's `params`). Bad input ends with one
@@ -15,6 +15,10 @@ from .errors import InputError
 # stage -> (module, function, [(path argument, nargs)])
 STAGES = {
     "ingest": ("ingest", "ingest", [("source", None), ("out_dir", None)]),
+    "encode-lr": ("codec", "encode_lr", [("lr_path", None), ("meta_path", None), ("out_stream", None),
+                                         ("out_json", None), ("out_frames", "?")]),
+    "encode-hr": ("codec", "encode_hr", [("hr_path", None), ("meta_path", None), ("out_stream", None),
+                                         ("out_metrics", None)]),
     "general": ("general", "make_general", [("out", None)]),
     "label": ("label", "label", [("lr_path", None), ("hr_path", None), ("general_path", None), ("out", None)]),
     "cluster": ("cluster", "cluster", [("patches_path", None), ("out_parquet", None), ("out_json", None)]),
@@ -23,18 +27,24 @@ STAGES = {
                                        ("init_path", "?")]),
     "train-joint": ("train", "train_joint", [("lr_path", None), ("hr_path", None), ("patches_path", None),
                                              ("chunks_path", None), ("out", None), ("init_path", "?")]),
-    "evaluate": ("evaluate", "evaluate", [("lr_path", None), ("hr_path", None), ("patches_path", None),
-                                          ("model_paths", "+"), ("out", None), ("chunks_path", "?")]),
-    "aggregate": ("aggregate", "aggregate", [("metric_paths", "+"), ("out_csv", None), ("out_md", None),
-                                            ("out_comparison", None), ("out_plot", None)]),
+    "package": ("package", "build", [("stream_path", None), ("codec_path", None), ("patches_path", None),
+                                     ("out_dir", None), ("model_paths", "*"), ("chunks_path", "?")]),
+    "evaluate": ("evaluate", "evaluate", [("package_path", None), ("hr_path", None), ("patches_path", None),
+                                          ("out", None), ("chunks_path", "?"), ("model_meta_paths", "*")]),
+    "aggregate": ("aggregate", "aggregate", [("metric_paths", "+"), ("hr_metric_paths", "*"), ("out_csv", None),
+                                            ("out_md", None), ("out_comparison", None), ("out_plot", None),
+                                            ("out_rd_csv", None), ("out_rd_plot", None)]),
     "report": ("report", "figures", [("lr_path", None), ("hr_path", None), ("patches_path", None),
                                      ("general_path", None), ("metric_paths", "+"), ("chunk_paths", "+"),
                                      ("model_paths", "+"), ("out_curves", None), ("out_chunk_map", None),
                                      ("out_crops", None)]),
+    "side-by-side": ("showcase", "side_by_side", [("metric_paths", "+"), ("hr_path", None), ("out_video", None),
+                                                  ("out_html", None)]),
     "report-tables": ("report", "tables", [("comparison_path", None), ("summary_path", None),
                                            ("benchmark_paths", "+"), ("out_comparison", None),
                                            ("out_benchmarks", None), ("out_benchmarks_csv", None)]),
 }
+OPTIONAL = ("?", "*")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
     for stage, (_, _, paths) in STAGES.items():
         p = sub.add_parser(stage)
         for name, nargs in paths:
-            p.add_argument("--" + name.replace("_", "-"), dest=name, nargs=nargs, required=nargs != "?")
+            p.add_argument("--" + name.replace("_", "-"), dest=name, nargs=nargs, required=nargs not in OPTIONAL)
         p.add_argument("--params", type=json.loads, default={}, help="JSON object of keyword arguments")
         p.add_argument("--threads", type=int, help="threads this job may use")
         p.add_argument("--log", help="log file (progress); errors also go to stderr")
@@ -51,6 +61,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["play"]:  # the client: its own options, and it imports no stage module
+        from .delivery.play import main as play
+
+        return play(argv[1:])
     args = vars(parser().parse_args(argv))
     stage, threads, log_file = args.pop("stage"), args.pop("threads"), args.pop("log")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",

@@ -43,6 +43,7 @@ def load(config: dict, schema_path) -> dict:
 
 
 def _check(config: dict) -> None:
+    _check_codec(config)
     general_spec = general(config)
     known = models.names()
     if general_spec != "bicubic" and general_spec["arch"] not in known:
@@ -110,3 +111,80 @@ def model_files(config: dict, name: str) -> list[str]:
     if m["mode"] == "per_chunk":
         return [f"chunk{c}.pt" for c in range(m["k"])]
     return ["joint.pt"]
+
+
+# ---------------------------------------------------------------- rate points
+
+CRF_MAX = {"libx264": 51, "libx265": 51, "libsvtav1": 63, "libvpx-vp9": 63}
+LOSSLESS = "lossless"
+LOSSY_PATTERN = r"crf[0-9]+|[0-9]+(\.[0-9]+)?k"  # rate point names in paths: crf30, 500k, 62.5k
+RATE_PATTERN = f"{LOSSLESS}|{LOSSY_PATTERN}"
+
+
+def codec(config: dict) -> dict | None:
+    """The codec block, or None for `codec: none` (lossless LR only, the papers' setting)."""
+    return None if config["codec"] == "none" else config["codec"]
+
+
+def rate_name(crf: int | None = None, kbps: float | None = None) -> str:
+    """A rate point's name, used in paths: crf30, 500k, 62.5k."""
+    return f"crf{crf}" if crf is not None else f"{kbps:g}k"
+
+
+def rate_settings(name: str) -> dict:
+    """The encoder setting a rate point's name stands for."""
+    if name == LOSSLESS:
+        return {"lossless": True}
+    if name.startswith("crf"):
+        return {"crf": int(name[3:])}
+    return {"bitrate_kbps": float(name[:-1])}
+
+
+def _ladder(block: dict, crf_key: str, bitrate_key: str) -> list[str]:
+    if crf_key in block:
+        return [rate_name(crf=v) for v in block[crf_key]]
+    return [rate_name(kbps=v) for v in block.get(bitrate_key, [])]
+
+
+def lr_rates(config: dict) -> list[str]:
+    """The LR stream's rate points: lossless first, then the codec's ladder."""
+    block = codec(config)
+    return [LOSSLESS] + (_ladder(block, "crf", "bitrate") if block else [])
+
+
+def hr_rates(config: dict) -> list[str]:
+    """The rate points of the HR codec baseline (none without a codec)."""
+    block = codec(config)
+    return _ladder(block, "hr_crf", "hr_bitrate") if block else []
+
+
+def train_rate(config: dict, rate: str) -> str:
+    """The rate point whose decoded LR frames a package's models were trained on."""
+    block = codec(config)
+    train_on = block["train_on"] if block else LOSSLESS
+    return rate if train_on == "each" else train_on
+
+
+def showcase_rate(config: dict) -> str:
+    """The rate point of the side-by-side video: the configured one, else the middle of the LR ladder."""
+    rates = lr_rates(config)
+    return config["showcase"]["rate"] or rates[len(rates) // 2]
+
+
+def _check_codec(config: dict) -> None:
+    rate = config["showcase"]["rate"]
+    if rate is not None and rate not in lr_rates(config):
+        raise InputError(f"config: showcase.rate: '{rate}' is not one of the rate points {', '.join(lr_rates(config))}")
+    block = codec(config)
+    if block is None:
+        return
+    where = "config: codec"
+    for crf_key, bitrate_key in (("crf", "bitrate"), ("hr_crf", "hr_bitrate")):
+        if (crf_key in block) == (bitrate_key in block):
+            raise InputError(f"{where}: give exactly one of {crf_key} and {bitrate_key}")
+        top = CRF_MAX[block["encoder"]]
+        if any(v > top for v in block.get(crf_key, [])):
+            raise InputError(f"{where}.{crf_key}: {block['encoder']} takes crf 0 to {top}")
+    if block["train_on"] not in ("each", *lr_rates(config)):
+        raise InputError(f"{where}.train_on: '{block['train_on']}' is neither 'each' nor one of the rate points "
+                         f"{', '.join(lr_rates(config))}")

@@ -1,128 +1,147 @@
-"""Stage 6: evaluate a method (its chunk models) or a reference (bicubic, the general model).
+"""Stage: evaluate a package the way its viewer receives it.
 
-Every patch is super-resolved by its own chunk's model, on its own (as the client would).
-Reported: per-chunk mean MSE and STDO's `-10 log10(mean of chunk MSE)` over all patches of all
-frames (the frames the models were overfitted to, as in STDO), plus whole-frame metrics on the
-evaluation frames, whose SR frames are stitched from the patches, seams included. Conventions are
-listed in `stdo.metrics`."""
+The package is played by the client's own decode-and-upscale function (`stdo.delivery.player`),
+every frame, and the SR video is scored against the original HR frames under every convention
+(`stdo.metrics`, `stdo.quality`):
+- the papers': per-patch MSE per chunk and STDO's `-10 log10(mean of chunk MSE)` over all patches
+  of all frames, and whole-frame PSNR / SSIM on the evaluation frames (shave = scale);
+- the codec world's: PSNR (RGB, Y), SSIM and VMAF over every frame, whole frame, nothing shaved;
+and the delivered bytes are measured on the package's files. A sha256 of the SR frames lets the
+client prove it shows exactly what was measured. The HR codec baseline is scored the same way."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
-import zlib
 
 import numpy as np
 import pandas as pd
 
-from . import metrics, models
+from . import metrics
 from .cluster import load_chunks
+from .delivery import stream
+from .delivery.manifest import open_package
+from .delivery.player import playback, upscale
 from .errors import InputError
-from .infer import setup, super_resolve
-from .io import load_frames, save_json
-from .patches import cut, grid_of, stitch
+from .io import load_frames, load_json, save_json
+from .patches import cut, grid_of
+from .quality import VideoQuality
 
 log = logging.getLogger(__name__)
 
 
-def load_models(paths, scale: int, device):
-    """Chunk models in chunk order; the literal 'bicubic' stands for bicubic interpolation."""
-    loaded = []
-    for path in paths:
-        if str(path) == "bicubic":
-            loaded.append((models.build("bicubic", scale), {"arch": "bicubic"}))
-        else:
-            loaded.append(models.load_checkpoint(path, device))
-    return loaded
+def kbps(n_bytes: int, frames: int, fps: float) -> float:
+    return 8 * n_bytes / (frames / fps) / 1000
 
 
-def per_chunk(loaded, k: int, source) -> list:
-    """The model of each of the k chunks: one model each, CaFM views of one shared model, or one
-    model for every chunk (JSTDO, m0, references)."""
-    if len(loaded) == k:
-        return loaded
-    if len(loaded) == 1:
-        model, meta = loaded[0]
-        if meta.get("cafm_chunks") not in (None, k):
-            raise InputError(f"{source}: the CaFM model has {meta['cafm_chunks']} chunks, the chunk map {k}")
-        if meta.get("cafm_chunks"):
-            return [(models.ChunkView(model, c), meta) for c in range(k)]
-        return loaded * k
-    raise InputError(f"{source}: patches fall into {k} chunks but {len(loaded)} models were given")
+class Scorer:
+    """Every score of an SR video, fed frame by frame: the papers' per-patch and evaluation-frame
+    scores and the codec-style whole-video scores, plus a hash of the frames."""
+
+    def __init__(self, hr_path, fps: float, threads: int, table: pd.DataFrame | None = None, scale: int = 1):
+        self.hr, self.table, self.scale = load_frames(hr_path), table, scale
+        self.quality = VideoQuality(hr_path, fps=fps, threads=threads)
+        self.digest, self.count = hashlib.sha256(), 0
+        if table is not None:
+            self.grid = grid_of(table, scale)
+            self.eval_frames = set(table.loc[table["is_eval"], "frame"].unique().tolist())
+            self.patch_mse = np.empty(len(table))
+            self.frame_scores = []
+
+    def __enter__(self):
+        self.quality.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.quality.__exit__(*exc)
+
+    def add(self, frame: np.ndarray) -> None:
+        i = self.count
+        if i >= len(self.hr):
+            raise InputError(f"the SR video has more frames than the {len(self.hr)} HR frames")
+        self.quality.add(frame)
+        self.digest.update(np.ascontiguousarray(frame).tobytes())
+        if self.table is not None:
+            hr = np.asarray(self.hr[i:i + 1])
+            rows = slice(i * self.grid.per_frame, (i + 1) * self.grid.per_frame)
+            self.patch_mse[rows] = metrics.mse(cut(frame[None], self.grid, self.scale),
+                                               cut(hr, self.grid, self.scale), metrics.stdo_shave(self.scale))
+            if i in self.eval_frames:
+                self.frame_scores.append(metrics.frame_scores(frame[None], hr, self.scale))
+        self.count += 1
+
+    def result(self, chunk: np.ndarray | None = None) -> dict:
+        video = self.quality.result()
+        out = {"frames": video["frames"], "rd_psnr_rgb": video["psnr_rgb"], "rd_psnr_y": video["psnr_y"],
+               "rd_ssim": video["ssim"], "vmaf": video["vmaf"], "vmaf_model": video["vmaf_model"],
+               "rd_psnr_y_per_frame": video["per_frame"]["psnr_y"], "vmaf_per_frame": video["per_frame"]["vmaf"],
+               "sr_sha256": self.digest.hexdigest()}
+        if self.table is None:
+            return out
+        chunk = np.zeros(len(self.table), np.int64) if chunk is None else chunk
+        k = int(chunk.max()) + 1
+        chunk_mse = [float(self.patch_mse[chunk == c].mean()) for c in range(k)]
+        pooled = {key: np.concatenate([s[key] for s in self.frame_scores]) for key in self.frame_scores[0]}
+        return {**out, "k": k, "chunk_sizes": np.bincount(chunk, minlength=k).tolist(), "chunk_mse": chunk_mse,
+                "psnr_stdo_patch": float(metrics.psnr(np.mean(chunk_mse))),
+                "psnr_patch_mean": float(np.mean(metrics.psnr(self.patch_mse))),
+                "patches": len(self.table), "eval_frames": len(self.eval_frames),
+                "eval_frame_ids": sorted(self.eval_frames), **metrics.pool_frame_scores(pooled)}
 
 
-def delivered_size(loaded, chunk: np.ndarray, split: str | None) -> dict:
-    """What the client downloads besides the LR video: every distinct model in fp16 and, when
-    patches of one frame use different models chosen by content (stdo / kmeans splits), the
-    patch -> chunk map (raw bits = patches x ceil(log2 k); sent zlib-compressed, one byte a patch)."""
-    k = int(chunk.max()) + 1
-    params = sum(models.count_params(m) for m, _ in loaded)
-    routed = len(loaded) == k or bool(loaded[0][1].get("cafm_chunks"))
-    needs_map = split in ("stdo", "kmeans") and k > 1 and routed
-    map_bits = len(chunk) * math.ceil(math.log2(k)) if needs_map else 0
-    map_bytes = len(zlib.compress(chunk.astype(np.uint8).tobytes(), 9)) if needs_map else 0
-    return {"total_params": params, "model_bytes_fp16": 2 * params, "map_bits": map_bits,
-            "map_bytes_zlib": map_bytes, "delivered_bytes": 2 * params + map_bytes}
+def model_summary(manifest: dict, model_metas) -> dict:
+    """Parameters the client runs and stores, and the training seconds of the models (sidecars)."""
+    entries = manifest["models"]
+    total = sum(e["params"] for e in entries)
+    first = entries[0]
+    per_model = first["params"]
+    if first.get("cafm_chunks"):  # the backbone plus one chunk's modules
+        per_model = total - (first["cafm_chunks"] - 1) * load_json(model_metas[0]).get("params_per_chunk", 0)
+    routing = manifest["routing"]
+    map_bits = (manifest["frames"] * manifest["grid"]["rows"] * manifest["grid"]["cols"]
+                * math.ceil(math.log2(routing["k"])) if routing["by"] == "map" else 0)
+    return {"models": len([e for e in entries if e["file"]]), "arch": first["arch"], "total_params": total,
+            "params_per_model": per_model, "map_bits": map_bits,
+            "train_seconds": round(sum(load_json(p).get("train_seconds", 0.0) for p in model_metas), 1)}
 
 
-def params_per_model(model, meta) -> int:
-    """Parameters the client runs for one chunk (CaFM: the backbone plus one chunk's modules)."""
-    if meta.get("cafm_chunks"):
-        return models.count_params(model.backbone) + model.params_per_chunk()
-    return models.count_params(model)
-
-
-def super_resolve_chunks(chunk_models, lr_patches, chunk, scale, device, batch_size):
-    """SR of each patch by the model of its chunk."""
-    n, h, w, c = lr_patches.shape
-    sr = np.empty((n, h * scale, w * scale, c), np.uint8)
-    for k in np.unique(chunk):
-        sr[chunk == k] = super_resolve(chunk_models[k][0], lr_patches[chunk == k], device, batch_size)
-    return sr
-
-
-def evaluate(lr_path, hr_path, patches_path, model_paths, out, *, scale: int, chunks_path=None,
-             device: str = "auto", threads: int = 1, batch_size: int = 64, block: int = 16,
-             info: dict | None = None) -> dict:
-    dev = setup(device, threads)
-    lr, hr = load_frames(lr_path), load_frames(hr_path)
-    table = pd.read_parquet(patches_path)
-    chunk = load_chunks(chunks_path) if chunks_path else np.zeros(len(table), np.int64)
-    loaded = load_models(model_paths, scale, dev)
-    k = int(chunk.max()) + 1
-    chunk_models = per_chunk(loaded, k, chunks_path or patches_path)
-    grid = grid_of(table, scale)
-    eval_frames = np.flatnonzero(table.groupby("frame")["is_eval"].first().to_numpy())
-    sr_eval = []
-    patch_mse = np.empty(len(table))
-    for f0 in range(0, len(lr), block):
-        frames = np.arange(f0, min(f0 + block, len(lr)))
-        rows = slice(f0 * grid.per_frame, (frames[-1] + 1) * grid.per_frame)
-        sr = super_resolve_chunks(chunk_models, cut(lr[frames], grid), chunk[rows], scale, dev,
-                                  batch_size)
-        patch_mse[rows] = metrics.mse(sr, cut(hr[frames], grid, scale), metrics.stdo_shave(scale))
-        keep = np.isin(frames, eval_frames)
-        if keep.any():
-            sr_eval.append(stitch(sr, grid)[keep])
-        log.info("evaluated frames %d-%d of %d", frames[0], frames[-1], len(lr))
-    sr_eval = np.concatenate(sr_eval)
-    hr_eval = np.asarray(hr[eval_frames])[:, : sr_eval.shape[1], : sr_eval.shape[2]]
-    chunk_mse = [float(patch_mse[chunk == c].mean()) for c in range(k)]
-    result = {
-        **(info or {}),
-        "scale": scale, "k": k, "models": len(loaded),
-        "arch": loaded[0][1]["arch"],
-        "params_per_model": params_per_model(*loaded[0]),
-        **delivered_size(loaded, chunk, (info or {}).get("split")),
-        "train_seconds": round(sum(meta.get("train_seconds", 0.0) for _, meta in loaded), 1),
-        "chunk_sizes": np.bincount(chunk, minlength=k).tolist(),
-        "chunk_mse": chunk_mse,
-        "psnr_stdo_patch": float(metrics.psnr(np.mean(chunk_mse))),
-        "psnr_patch_mean": float(np.mean(metrics.psnr(patch_mse))),
-        "frames": len(lr), "eval_frames": len(eval_frames), "patches": len(table),
-        "eval_frame_ids": eval_frames.tolist(),
-        **metrics.frame_metrics(sr_eval, hr_eval, scale),
-    }
+def evaluate(package_path, hr_path, patches_path, out, *, chunks_path=None, model_meta_paths=(),
+             device: str = "cpu", threads: int = 1, info: dict | None = None) -> dict:
+    """Play the package as its manifest says it is played, score every frame, write metrics.json."""
+    package = open_package(package_path)
+    m = package.manifest
+    table = pd.read_parquet(patches_path).sort_values("patch_id", ignore_index=True)
+    with Scorer(hr_path, m["fps"], threads, table, m["scale"]) as scorer:
+        for frame in upscale(package, device=device, threads=threads):
+            scorer.add(frame)
+        scores = scorer.result(load_chunks(chunks_path) if chunks_path else None)
+    sizes = package.bytes_by_role()
+    play = playback(m)
+    result = {**(info or {}), "scale": m["scale"], "fps": m["fps"], "pad": play["pad"],
+              "playback": f"{play['runtime']} {play['precision']}, pad {play['pad']}",
+              "encoder": m["stream"].get("encoder"), "stream": _settings(m["stream"]),
+              **model_summary(m, list(model_meta_paths)), **sizes,
+              **{f"kbps_{role}": kbps(sizes[f"{role}_bytes"], m["frames"], m["fps"])
+                 for role in ("stream", "models_and_map", "package")}, **scores}
     save_json(result, out)
-    log.info("%s: STDO patch PSNR %.2f dB, frame RGB PSNR %.2f dB", result.get("method"),
-             result["psnr_stdo_patch"], result["psnr_frame_rgb"])
+    log.info("%s at %s: %.1f kbit/s, PSNR-Y %.2f dB, VMAF %.2f, STDO patch PSNR %.2f dB", result.get("method"),
+             result.get("rate"), result["kbps_package"], result["rd_psnr_y"], result["vmaf"],
+             result["psnr_stdo_patch"])
     return result
+
+
+def _settings(description: dict) -> str:
+    """One short string for tables: encoder and its rate setting."""
+    if description.get("encoder") == "ffv1" or description.get("lossless"):
+        return "ffv1 lossless"
+    options = description.get("options", {})
+    rate = f"crf {options['crf']}" if "crf" in options else f"{description.get('bitrate_kbps', '?')} kbit/s"
+    return f"{description.get('encoder')} {description.get('preset') or ''} {rate}".replace("  ", " ")
+
+
+def score_stream(stream_path, hr_path, *, fps: float, threads: int = 1) -> dict:
+    """Codec-style scores of a decoded video against the HR frames (the HR codec baseline)."""
+    with Scorer(hr_path, fps, threads) as scorer:
+        for frame in stream.decode(stream_path):
+            scorer.add(frame)
+        return scorer.result()

@@ -26,10 +26,9 @@ from matplotlib import patheffects  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from . import metrics  # noqa: E402
+from . import metrics, models  # noqa: E402
 from .cluster import load_chunks  # noqa: E402
 from .errors import InputError  # noqa: E402
-from .evaluate import load_models, per_chunk  # noqa: E402
 from .infer import setup, super_resolve  # noqa: E402
 from .io import atomic_path, load_frames, load_json, save_png  # noqa: E402
 from .patches import gather, grid_of  # noqa: E402
@@ -48,6 +47,35 @@ SPLIT_NOTE = {
 def chunk_colours(k: int) -> list:
     cmap = plt.get_cmap("tab10" if k <= 10 else "tab20")
     return [cmap(c % cmap.N) for c in range(k)]
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def load_models(paths, scale: int, device):
+    """Chunk models in chunk order; the literal 'bicubic' stands for bicubic interpolation."""
+    loaded = []
+    for path in paths:
+        if str(path) == "bicubic":
+            loaded.append((models.build("bicubic", scale), {"arch": "bicubic"}))
+        else:
+            loaded.append(models.load_checkpoint(path, device))
+    return loaded
+
+
+def per_chunk(loaded, k: int, source) -> list:
+    """The model of each of the k chunks: one model each, CaFM views of one shared model, or one
+    model for every chunk (JSTDO, m0, references)."""
+    if len(loaded) == k:
+        return loaded
+    if len(loaded) == 1:
+        model, meta = loaded[0]
+        if meta.get("cafm_chunks") not in (None, k):
+            raise InputError(f"{source}: the CaFM model has {meta['cafm_chunks']} chunks, the chunk map {k}")
+        if meta.get("cafm_chunks"):
+            return [(models.ChunkView(model, c), meta) for c in range(k)]
+        return loaded * k
+    raise InputError(f"{source}: patches fall into {k} chunks but {len(loaded)} models were given")
 
 
 # ---------------------------------------------------------------- per-frame PSNR

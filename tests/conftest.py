@@ -63,3 +63,15 @@ def make_vsd4k(root: Path, frames: np.ndarray, scale: int = 4, sep: str = "") ->
         write_png(root / "DIV2K_train_HR" / f"{i:05d}.png", hr_frame)
         write_png(root / "DIV2K_train_LR_bicubic" / f"X{scale}" / f"{i:05d}{sep}x{scale}.png", lr_frame)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_run(frames_dir, tmp_path_factory):
+    """The tiny workflow (tests/tiny.py), run once from nothing: (work folder, the completed process).
+    Tests that change it work on a copy."""
+    from tiny import snakemake, workdir
+
+    root = workdir(tmp_path_factory.mktemp("run"), frames_dir)
+    run = snakemake(root)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return root, run

@@ -1,53 +1,94 @@
 import json
 
 import matplotlib.image
+import numpy as np
 import pandas as pd
 import pytest
 
+from stdo import rd
 from stdo.aggregate import COLUMNS, aggregate
 
-ROWS = [
-    {"video": "v", "scale": 4, "method": "bicubic", "k": 1, "arch": "bicubic", "total_params": 0,
-     "delivered_bytes": 0, "steps": None, "budget": None, "psnr_stdo_patch": 30.123, "psnr_frame_rgb": 30.0,
+LOSSLESS = [
+    {"video": "v", "scale": 4, "method": "bicubic", "rate": "lossless", "k": 1, "arch": "bicubic", "total_params": 0,
+     "models_and_map_bytes": 0, "steps": None, "budget": None, "psnr_stdo_patch": 30.123, "psnr_frame_rgb": 30.0,
      "psnr_frame_y": 31.0, "ssim": 0.85432, "train_seconds": 0.0},
-    {"video": "v", "scale": 4, "method": "stdo", "k": 4, "arch": "espcn", "total_params": 284224,
-     "delivered_bytes": 568448 + 1500, "steps": 1200, "budget": "total", "psnr_stdo_patch": 32.178,
+    {"video": "v", "scale": 4, "method": "stdo", "rate": "lossless", "k": 4, "arch": "espcn", "total_params": 284224,
+     "models_and_map_bytes": 568448 + 1500, "steps": 1200, "budget": "total", "psnr_stdo_patch": 32.178,
      "psnr_frame_rgb": 32.0, "psnr_frame_y": 33.5, "ssim": 0.8875, "train_seconds": 251.6},
-    {"video": "v", "scale": 2, "method": "stdo", "k": 4, "arch": "espcn", "total_params": 242608,
-     "delivered_bytes": 485216 + 1500, "steps": 1200, "budget": "total", "psnr_stdo_patch": 36.5,
+    {"video": "v", "scale": 2, "method": "stdo", "rate": "lossless", "k": 4, "arch": "espcn", "total_params": 242608,
+     "models_and_map_bytes": 485216 + 1500, "steps": 1200, "budget": "total", "psnr_stdo_patch": 36.5,
      "psnr_frame_rgb": 36.0, "psnr_frame_y": 37.5, "ssim": 0.95, "train_seconds": 200.0},
 ]
+HR_KBPS = [100.0, 200.0, 400.0, 800.0]
+HR_PSNR = [30.0, 33.0, 36.0, 39.0]
+
+
+def rate_point(method, scale, rate, kbps, psnr, vmaf):
+    return {"video": "v", "scale": scale, "method": method, "rate": rate, "kbps_package": kbps, "rd_psnr_y": psnr,
+            "vmaf": vmaf, "vmaf_model": "vmaf_v0.6.1"}
+
+
+def curves():
+    """The HR codec; a method that needs 20 % fewer bits for the same quality (an exact BD-rate of -20 %);
+    one whose curve is out of the anchor's quality range."""
+    hr = [rate_point("hr_codec", 1, f"crf{i}", r, q, 10 * q - 250) for i, (r, q) in enumerate(zip(HR_KBPS, HR_PSNR))]
+    better = [rate_point("stdo", 4, f"crf{i}", 0.8 * r, q, 10 * q - 250)
+              for i, (r, q) in enumerate(zip(HR_KBPS, HR_PSNR))]
+    low = [rate_point("bicubic", 4, f"crf{i}", r, q - 20, 10 * (q - 20) - 250) for i, (r, q) in
+           enumerate(zip(HR_KBPS, HR_PSNR))]
+    return hr, better + low
 
 
 @pytest.fixture
 def outputs(tmp_path):
-    paths = []
-    for i, row in enumerate(ROWS):
+    hr, points = curves()
+    paths, hr_paths = [], []
+    for i, row in enumerate(LOSSLESS + points):
         paths.append(tmp_path / f"{i}.json")
         paths[-1].write_text(json.dumps(row))
-    names = ["s.csv", "s.md", "c.md", "p.png"]
-    aggregate(paths, *(tmp_path / n for n in names))
-    return [tmp_path / n for n in names]
+    for i, row in enumerate(hr):
+        hr_paths.append(tmp_path / f"hr{i}.json")
+        hr_paths[-1].write_text(json.dumps(row))
+    names = ["s.csv", "s.md", "c.md", "p.png", "rd.csv", "rd.png"]
+    aggregate(paths, hr_paths, *(tmp_path / n for n in names))
+    return {n: tmp_path / n for n in names}
 
 
 def test_summary_keeps_row_order_and_states_conventions(outputs):
-    csv, md, _, _ = outputs
-    table = pd.read_csv(csv)
-    assert list(table.columns) == COLUMNS and table.method.tolist() == ["bicubic", "stdo", "stdo"]
-    text = md.read_text()
-    assert "| v | 4 | bicubic | 1 | bicubic | 0 | 0 | - | 30.12 |" in text
-    assert "| v | 4 | stdo | 4 | espcn | 284224 | 569948 | 1200 | 32.18 | 32.00 | 33.50 | 0.8875 | 252 |" in text
+    table = pd.read_csv(outputs["s.csv"])
+    assert list(table.columns) == COLUMNS and table.method.tolist()[:3] == ["bicubic", "stdo", "stdo"]
+    text = outputs["s.md"].read_text()
+    assert "| v | 4 | bicubic | lossless | 1 | 0 | 0 | - | - | 30.12 |" in text
     assert "scale+4 px shaved" in text
 
 
 def test_comparison_has_methods_as_rows_and_scales_as_columns(outputs):
-    text = outputs[2].read_text()
+    text = outputs["c.md"].read_text()
     assert "| method | v x2 | v x4 |" in text  # scales in order, whatever the row order
     assert "| stdo | 36.50 | 32.18 |" in text and "| bicubic | - | 30.12 |" in text
     assert "| stdo | 486.7 | 569.9 |" in text  # KB
     assert "Training budget (optimizer steps): stdo 1200; shared among a method's chunk models" in text
 
 
-def test_plot_is_a_real_png(outputs):
-    image = matplotlib.image.imread(outputs[3])
+def test_bd_rates_against_the_codec_are_tabled_with_their_reasons(outputs):
+    text = outputs["c.md"].read_text()
+    assert "| v | x4 | stdo | 4 vs 4 | -20.0 | -20.0 |" in text
+    assert "| v | x4 | bicubic | 4 vs 4 | n/a (" in text and "overlap" in text
+    table = pd.read_csv(outputs["rd.csv"])
+    assert list(table.columns) == rd.RD_COLUMNS and len(table) == 15 and (table.rate == "lossless").sum() == 3
+    assert set(table.method) == {"hr_codec", "stdo", "bicubic"}
+
+
+def test_plots_are_real_pngs(outputs):
+    image = matplotlib.image.imread(outputs["p.png"])
     assert image.shape[0] > 300 and image.shape[1] > 800  # two panels side by side
+    curves_png = matplotlib.image.imread(outputs["rd.png"])
+    assert curves_png.shape[0] > 300 and curves_png.shape[1] > 800 and curves_png.std() > 0.05
+
+
+def test_the_lossless_point_is_not_on_a_curve():
+    _, points = curves()
+    extra = rate_point("stdo", 4, "lossless", 15000.0, 45.0, 99.0)
+    table = rd.rd_table(points + [extra])
+    assert "lossless" not in set(rd.curves(table)[("v", 4)]["stdo"]["rate"])
+    assert np.isnan(rd.bd_table(table).set_index("method").loc["stdo", "bd_rate_rd_psnr_y"])  # no anchor given

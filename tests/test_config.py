@@ -5,6 +5,7 @@ import yaml
 
 from conftest import REPO
 from stdo import config as stdo_config
+from stdo.delivery.player import PLAYBACK
 from stdo.errors import InputError
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
@@ -22,7 +23,7 @@ def load(cfg):
 def test_default_config_is_valid_and_gets_every_default(default):
     cfg = load(default)
     assert cfg["grids"] == {"x2": [20, 10], "x3": [10, 6], "x4": [10, 5]}
-    assert cfg["videos"]["bigbuckbunny"] == {"path": "", "max_frames": None}
+    assert cfg["videos"]["bigbuckbunny"] == {"path": "", "max_frames": None, "fps": None}
     assert cfg["threads"]["train"] == 1 and cfg["results_dir"] == "results"
     assert stdo_config.method(cfg, "stdo") == {"split": "stdo", "k": 4, "arch": "espcn", "arch_kwargs": {},
                                                "steps": 1200, "batch_size": 32, "crop": 32, "lr": 0.001,
@@ -31,6 +32,10 @@ def test_default_config_is_valid_and_gets_every_default(default):
     assert stdo_config.model_files(cfg, "stdo") == ["chunk0.pt", "chunk1.pt", "chunk2.pt", "chunk3.pt"]
     assert stdo_config.model_files(cfg, "cafm") == stdo_config.model_files(cfg, "jstdo") == ["joint.pt"]
     assert stdo_config.general(cfg)["steps"] == 600
+    assert stdo_config.lr_rates(cfg) == ["lossless", "crf18", "crf23", "crf28", "crf33"]
+    assert stdo_config.train_rate(cfg, "crf28") == "lossless" and stdo_config.showcase_rate(cfg) == "crf23"
+    # the schema's playback defaults are the player's (a manifest without them plays the same)
+    assert cfg["package"] == {k: v for k, v in PLAYBACK.items() if k != "block_frames"}
     assert "bigbuckbunny" in default["videos"] and load(default) is not default
 
 
@@ -54,6 +59,13 @@ def test_default_config_is_valid_and_gets_every_default(default):
     (lambda c: c["methods"]["m0"].update(init="m0"), "methods.m0.init: 'm0' needs a method named m0"),
     (lambda c: (c["methods"].pop("m0"), c["methods"]["stdo"].update(init="m0")), "methods.stdo.init: 'm0'"),
     (lambda c: c.update(budget="equal"), "budget"),
+    (lambda c: c["codec"].update(bitrate=[100]), "codec: give exactly one of crf and bitrate"),
+    (lambda c: c["codec"].pop("hr_crf"), "codec: give exactly one of hr_crf and hr_bitrate"),
+    (lambda c: c["codec"].update(crf=[55]), "codec.crf: libx264 takes crf 0 to 51"),
+    (lambda c: c["codec"].update(train_on="crf20"), "codec.train_on: 'crf20' is neither 'each' nor one of"),
+    (lambda c: c["codec"].update(encoder="h264"), "codec"),
+    (lambda c: c.update(showcase={"rate": "crf99"}), "showcase.rate: 'crf99' is not one of the rate points"),
+    (lambda c: c["methods"].update(lr={"split": "none", "k": 1, "arch": "espcn", "steps": 1}), "methods"),
 ])
 def test_a_wrong_key_or_value_is_named(default, edit, where):
     cfg = copy.deepcopy(default)
@@ -88,3 +100,11 @@ def test_the_papers_protocol_config_is_valid_on_its_own():
     assert cfg["budget"] == "per_chunk" and cfg["scales"] == [2, 3, 4]
     assert {"m0", "nas", "cafm", "stdo", "jstdo"} <= set(cfg["methods"])
     assert {m["arch"] for m in cfg["methods"].values()} == {"wdsr", "edsr"}
+
+
+def test_codec_none_keeps_the_lossless_setting_only(default):
+    cfg = copy.deepcopy(default)
+    cfg["codec"] = "none"
+    cfg = load(cfg)
+    assert stdo_config.lr_rates(cfg) == ["lossless"] and stdo_config.hr_rates(cfg) == []
+    assert stdo_config.train_rate(cfg, "lossless") == "lossless"

@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 
 from stdo import report
-from test_workflow import TINY, snakemake, workdir
+from tiny import TINY, snakemake
 
 FIGURES = ("psnr_per_frame.png", "chunk_map.png", "hardest_patch.png")
+SHOWCASE = ("side_by_side.html", "side_by_side.mp4")
 TABLES = ("comparison.html", "benchmarks.html")
 METHODS = ["bicubic", "general", *TINY["methods"]]
 CHROMIUM_LIMIT_S = 60
@@ -28,11 +29,9 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 @pytest.fixture(scope="module")
-def reported(frames_dir, tmp_path_factory):
+def reported(tiny_run):
     """The tiny workflow, run once, and its report."""
-    root = workdir(tmp_path_factory.mktemp("report"), frames_dir)
-    run = snakemake(root)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    root, _ = tiny_run
     html = root / "report.html"
     made = snakemake(root, "--report", str(html))
     assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
@@ -58,9 +57,10 @@ def test_every_figure_and_table_is_written(reported):
         image = cv2.imread(str(out / "tiny_x4" / name))
         assert image is not None and min(image.shape[:2]) > 200 and image.std() > 10, name
     page = (out / "comparison.html").read_text()
-    assert page.count("<table>") == 4 and all(f"<td>{m}</td>" in page for m in METHODS)
+    assert page.count("<table>") == 5 and all(f"<td>{m}</td>" in page for m in METHODS)  # 3 papers', BD, summary
     jobs = pd.read_csv(out / "benchmarks.csv")
-    assert set(jobs.stage) == {"ingest", "general", "label", "cluster", "train", "evaluate", "report", "aggregate"}
+    assert set(jobs.stage) == {"ingest", "encode_lr", "encode_hr", "general", "label", "cluster", "train", "package",
+                               "evaluate", "report", "aggregate"}
     assert (jobs.s > 0).all() and (jobs.max_rss_mb > 0).all()
     # every job's benchmark but the one of the job writing this table
     written = {p for p in (root / "results" / "benchmarks").rglob("*.tsv") if p.name != "tables.tsv"}
@@ -74,14 +74,17 @@ def test_the_report_is_one_file_embedding_everything(reported):
     assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//", text, re.I)
     results = embedded(text, "results")
     by_name = {entry["name"]: entry for entry in results.values()}
-    assert set(FIGURES + TABLES + ("psnr_vs_size.png", "comparison.md")) <= set(by_name)
-    for name in FIGURES + ("psnr_vs_size.png",):
+    assert set(FIGURES + TABLES + SHOWCASE + ("psnr_vs_size.png", "rd_curves.png", "comparison.md")) <= set(by_name)
+    for name in FIGURES + ("psnr_vs_size.png", "rd_curves.png"):
         entry = by_name[name]
         assert entry["mime_type"] == "image/png" and entry["data_uri"].startswith("data:image/png")
         assert data_uri_bytes(entry["data_uri"]).startswith(b"\x89PNG\r\n\x1a\n") and entry["caption"]
     table = data_uri_bytes(by_name["comparison.html"]["data_uri"]).decode()
     assert "<table>" in table and all(f"<td>{m}</td>" in table for m in METHODS)
     assert "max RSS MB" in data_uri_bytes(by_name["benchmarks.html"]["data_uri"]).decode()
+    showcase = data_uri_bytes(by_name["side_by_side.html"]["data_uri"]).decode()
+    assert by_name["side_by_side.html"]["mime_type"] == "text/html" and "<video" in showcase
+    assert data_uri_bytes(showcase.split("src='", 1)[1].split("'", 1)[0])[4:8] == b"ftyp"  # an MP4 inside
     categories = embedded(text, "categories")
     assert set(categories) == {"Comparison", "Figures", "Benchmarks"} and "tiny x4" in categories["Figures"]
     assert "psnr_stdo_patch" in embedded(text, "workflow_desc")  # the description names the conventions
@@ -148,6 +151,20 @@ def test_chromium_renders_the_table_and_the_pictures(reported, tmp_path):
     table = screenshot(showing(html, "/comparison.html", "html", "Comparison", tmp_path / "table.html"),
                        tmp_path, "table")
     assert table.std() > 20 and not np.array_equal(table, shown)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None,
+                    reason="chromium is not installed (apt-get install -y --no-install-recommends chromium)")
+def test_chromium_plays_the_side_by_side_video(reported, tmp_path):
+    root, _ = reported
+    page = (root / "results" / "report" / "tiny_x4" / "side_by_side.html").read_text()
+    probe = """<script>const v = document.getElementById("showcase");
+      v.addEventListener("loadeddata", () => document.body.dataset.video = v.videoWidth + "x" + v.videoHeight);
+      v.addEventListener("error", () => document.body.dataset.error = String(v.error && v.error.code));</script>"""
+    (tmp_path / "probe.html").write_text(page.replace("</body>", probe + "</body>"))
+    dom = chromium(f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+                   (tmp_path / "probe.html").as_uri())
+    assert 'data-video="252x190"' in dom, dom[-500:]  # three 84 px crops side by side, 160 px + the label bar
 
 
 def test_markdown_tables_become_html_tables():

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from test_workflow import SNAKEMAKE, TINY, workdir
+from tiny import SNAKEMAKE, TINY, workdir
 
 PROFILES = REPO / "workflow" / "profiles"
 START_HINT = "start the test cluster with: sudo bash tests/slurm/start-local-cluster.sh"
@@ -115,7 +115,7 @@ def slurm():
 
 @pytest.fixture(scope="module")
 def on_slurm(slurm, frames_dir, tmp_path_factory):
-    root = workdir(tmp_path_factory.mktemp("slurm"), frames_dir, methods=METHODS)
+    root = workdir(tmp_path_factory.mktemp("slurm"), frames_dir, methods=METHODS, codec="none")
     run, seconds = run_snakemake(root, "--workflow-profile", str(PROFILES / "slurm"), "--slurm-keep-successful-logs",
                                  *FAST_POLL, limit=SLURM_LIMIT_S)
     cancel_run(run)  # a no-op after a clean run
@@ -126,7 +126,7 @@ def on_slurm(slurm, frames_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local(slurm, frames_dir, tmp_path_factory):
-    root = workdir(tmp_path_factory.mktemp("local"), frames_dir, methods=METHODS)
+    root = workdir(tmp_path_factory.mktemp("local"), frames_dir, methods=METHODS, codec="none")
     run, seconds = run_snakemake(root, "--cores", "2", limit=LOCAL_LIMIT_S)
     assert run.returncode == 0, f"rc {run.returncode}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     print(f"\nthe tiny workflow locally: {seconds:.0f} s")
@@ -180,7 +180,7 @@ def test_gpu_profile_jobs_are_accepted_and_get_a_gpu(slurm, frames_dir, tmp_path
     gres = tool("sinfo", "--noheader", "--format=%G").stdout
     if "gpu" not in gres:
         pytest.skip(f"no node with a GPU gres in this Slurm (sinfo %G: {gres.strip()!r})")
-    root = workdir(tmp_path, frames_dir, device="cpu", methods=METHODS)
+    root = workdir(tmp_path, frames_dir, device="cpu", methods=METHODS, codec="none")
     run, _ = run_snakemake(root, "--workflow-profile", str(PROFILES / "slurm-gpu"), *FAST_POLL,
                            "resources/general/x4.pt", limit=600)
     cancel_run(run)

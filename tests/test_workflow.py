@@ -2,80 +2,47 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import REPO
+from tiny import RATES, edit, snakemake, stamps, workdir
 
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 # What every config change rebuilds: the tables and figures over all methods.
 SUMMARY = {f"results/{name}" for name in (
-    "summary.csv", "summary.md", "comparison.md", "psnr_vs_size.png", "report/comparison.html",
-    "report/benchmarks.html", "report/benchmarks.csv", "report/tiny_x4/psnr_per_frame.png",
-    "report/tiny_x4/chunk_map.png", "report/tiny_x4/hardest_patch.png")}
-TINY = {
-    "scales": [4],
-    "grids": {"x4": [4, 2]},
-    "general": {"steps": 10, "batch_size": 4, "crop": 16},
-    "train": {"batch_size": 4, "crop": 16},
-    "threads": {"ingest": 1, "general": 1, "label": 1, "train": 1, "evaluate": 1},
-    "methods": {"m0": {"split": "none", "k": 1, "arch": "espcn", "steps": 8},
-                "stdo": {"split": "stdo", "k": 2, "arch": "espcn", "steps": 8},
-                "cafm": {"split": "temporal", "k": 2, "arch": "espcn", "steps": 8, "mode": "cafm"},
-                "jstdo": {"split": "stdo", "k": 2, "arch": "espcn", "steps": 8, "mode": "jstdo", "keep": [1.0, 0.0]}},
-}
-
-
-def workdir(root: Path, source, **changes) -> Path:
-    (root / "config").mkdir(parents=True, exist_ok=True)
-    cfg = {**TINY, "videos": {"tiny": {"path": str(source)}}, **changes}
-    (root / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    return root
-
-
-def snakemake(root: Path, *args):
-    return subprocess.run([str(SNAKEMAKE), "-s", str(REPO / "workflow" / "Snakefile"), "-d", str(root),
-                           "--cores", "2", *args], capture_output=True, text=True, timeout=900)
-
-
-def edit(root: Path, change) -> None:
-    path = root / "config" / "config.yaml"
-    cfg = yaml.safe_load(path.read_text())
-    change(cfg)
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-
-
-def stamps(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns
-            for p in list(root.glob("results/**/*")) + list(root.glob("resources/**/*"))
-            if p.is_file() and "logs" not in p.parts and "benchmarks" not in p.parts}
+    "summary.csv", "summary.md", "comparison.md", "psnr_vs_size.png", "rd.csv", "rd_curves.png",
+    "report/comparison.html", "report/benchmarks.html", "report/benchmarks.csv", "report/tiny_x4/psnr_per_frame.png",
+    "report/tiny_x4/chunk_map.png", "report/tiny_x4/hardest_patch.png", "report/tiny_x4/side_by_side.mp4",
+    "report/tiny_x4/side_by_side.html")}
 
 
 @pytest.fixture(scope="module")
-def done(frames_dir, tmp_path_factory):
-    root = workdir(tmp_path_factory.mktemp("run"), frames_dir)
-    run = snakemake(root)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return root, run
+def done(tiny_run):
+    return tiny_run
 
 
 def test_full_run_writes_the_summary_table(done):
     root, run = done
     table = pd.read_csv(root / "results" / "summary.csv")
-    assert table.method.tolist() == ["bicubic", "general", "m0", "stdo", "cafm", "jstdo"]
+    methods = ["bicubic", "general", "m0", "stdo", "cafm", "jstdo"]
+    assert table.method.tolist() == [m for m in methods for _ in RATES] and table.rate.tolist() == RATES * 6
     assert table.psnr_stdo_patch.between(15, 60).all() and table.ssim.between(0, 1).all()
-    rows = table.set_index("method")
+    assert table.vmaf.between(0, 100).all() and (table.vmaf_model == "vmaf_v0.6.1").all()
+    rows = table[table.rate == "lossless"].set_index("method")
     assert rows.loc["stdo", "k"] == 2 and rows.loc["stdo", "total_params"] == 2 * 71_056
-    assert rows.loc["stdo", "map_bits"] == 48 and rows.loc["stdo", "map_bytes_zlib"] > 0
+    assert rows.loc["stdo", "map_bits"] == 48 and rows.loc["stdo", "map_bytes"] > 0
     assert rows.loc["cafm", "total_params"] == 71_056 + 2 * 323 and rows.loc["cafm", "map_bits"] == 0
     assert rows.loc["jstdo", "total_params"] == 71_056 and rows.loc["jstdo", "models"] == 1
+    assert rows.loc["bicubic", "models_and_map_bytes"] == 0
+    # what the tables count is what the package folders hold
+    package = root / "results" / "tiny" / "x4" / "stdo" / "crf30" / "package"
+    stdo = table[(table.method == "stdo") & (table.rate == "crf30")].iloc[0]
+    assert stdo.package_bytes == sum(p.stat().st_size for p in package.iterdir())
     assert "| method | tiny x4 |" in run.stdout + run.stderr  # the comparison table is printed
-    assert (root / "results" / "comparison.md").exists() and (root / "results" / "psnr_vs_size.png").stat().st_size
+    assert "BD-rate against the codec alone" in run.stdout + run.stderr
+    rd = pd.read_csv(root / "results" / "rd.csv")
+    assert len(rd) == 6 * 3 + 2 and set(rd[rd.method == "hr_codec"].rate) == {"crf30", "crf45"}
+    assert all((root / "results" / name).stat().st_size for name in ("rd_curves.png", "psnr_vs_size.png"))
     assert len(list((root / "results" / "logs").rglob("*.log"))) >= 9
 
 
@@ -90,27 +57,30 @@ def test_a_rerun_from_scratch_gives_the_same_numbers(done, frames_dir, tmp_path)
     again = workdir(tmp_path, frames_dir)
     assert snakemake(again).returncode == 0
     a, b = (pd.read_csv(r / "results" / "summary.csv").drop(columns="train_seconds") for r in (root, again))
-    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, b)  # the SR frames too: sr_sha256 is a column
 
 
-def test_config_changes_rerun_only_what_depends_on_them(done):
-    root, _ = done
+def test_config_changes_rerun_only_what_depends_on_them(done, tmp_path):
+    root = tmp_path / "run"
+    shutil.copytree(done[0], root, symlinks=True)  # keeps the times and Snakemake's records
+    assert "Nothing to be done" in snakemake(root, "-n").stdout
     before = stamps(root)
     edit(root, lambda c: c["methods"]["stdo"].update(k=3))
     assert snakemake(root).returncode == 0
     after = stamps(root)
     changed = {p for p in before if before[p] != after.get(p)}
-    stdo = "results/tiny/x4/stdo"
-    assert {f"{stdo}/chunks.parquet", f"{stdo}/chunk0.pt", f"{stdo}/metrics.json"} <= changed
-    assert f"{stdo}/chunk2.pt" in after
-    assert {p for p in changed if not p.startswith(stdo)} <= SUMMARY  # no ingest, general, label, other method
+    stdo = "results/tiny/x4/stdo/"
+    assert {f"{stdo}lossless/chunks.parquet", f"{stdo}lossless/chunk0.pt", f"{stdo}crf30/metrics.json",
+            f"{stdo}crf40/package/manifest.json"} <= changed
+    assert f"{stdo}lossless/chunk2.pt" in after
+    assert {p for p in changed if not p.startswith(stdo)} <= SUMMARY  # no ingest, codec, label, other method
 
     before = after
     edit(root, lambda c: c["methods"]["m0"].update(steps=9))
     assert snakemake(root).returncode == 0
     after = stamps(root)
     changed = {p for p in before if before[p] != after[p]}
-    assert "results/tiny/x4/m0/chunk0.pt" in changed
+    assert "results/tiny/x4/m0/lossless/chunk0.pt" in changed
     assert {p for p in changed if not p.startswith("results/tiny/x4/m0/")} <= SUMMARY
 
     before = after
@@ -119,7 +89,15 @@ def test_config_changes_rerun_only_what_depends_on_them(done):
     after = stamps(root)
     changed = {p for p in before if before[p] != after[p]}
     assert changed <= SUMMARY  # adding a method runs only that method's jobs
-    assert {"results/tiny/x4/nas/chunk0.pt", "results/tiny/x4/nas/chunk1.pt", "results/tiny/x4/nas/metrics.json"} <= set(after)
+    assert {"results/tiny/x4/nas/lossless/chunk1.pt", "results/tiny/x4/nas/crf40/metrics.json"} <= set(after)
+
+    before = after
+    edit(root, lambda c: c["codec"].update(crf=[30, 40, 50]))
+    assert snakemake(root).returncode == 0
+    after = stamps(root)
+    changed = {p for p in before if before[p] != after[p]}
+    assert changed <= SUMMARY  # a new rate point runs only its jobs: no training, no other rate
+    assert {"results/tiny/x4/lr/crf50/stream.mp4", "results/tiny/x4/stdo/crf50/metrics.json"} <= set(after)
 
 
 def test_a_bad_config_value_stops_at_start_up_naming_it(frames_dir, tmp_path):

@@ -105,14 +105,21 @@ def _store_fp16(graph: onnx.GraphProto, state: dict) -> None:
     graph.input.extend(graph_inputs)
 
 
-def load_weights(path) -> dict:
-    """{state_dict name: float32 array} of the fp16 initializers of a file written by `export`."""
+def _load(path) -> onnx.ModelProto:
     try:
-        proto = onnx.load(str(path))
+        return onnx.load(str(path))
     except DecodeError:
         raise InputError(f"{path}: not an ONNX file") from None
+
+
+def load_weights(path) -> dict:
+    """{state_dict name: float32 array} of the fp16 initializers of a file written by `export`."""
     return {t.name: numpy_helper.to_array(t).astype(np.float32)
-            for t in proto.graph.initializer if t.data_type == TensorProto.FLOAT16}
+            for t in _load(path).graph.initializer if t.data_type == TensorProto.FLOAT16}
+
+
+def input_names(path) -> list[str]:
+    return [value.name for value in _load(path).graph.input]
 
 
 def rounded_to_fp16(model):

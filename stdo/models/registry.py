@@ -44,19 +44,21 @@ def count_params(model: nn.Module) -> int:
 def upsample(x: torch.Tensor, scale: int, mode: str) -> torch.Tensor:
     """Interpolate (N, C, h, w) by `scale`; the global skip that small SR nets predict a residual on.
 
-    Bicubic runs as a fixed convolution (`stdo.resample`), in fp32 even under autocast: in bf16 the
-    skip, which carries most of the image, would be off by up to one 8-bit level."""
+    Bicubic runs as a fixed convolution (`stdo.resample`) of every channel on its own, in fp32 even
+    under autocast: in bf16 the skip, which carries most of the image, would be off by up to one
+    8-bit level."""
     if mode != "bicubic":
         return F.interpolate(x, scale_factor=scale, mode=mode, align_corners=False)
-    kernel = _bicubic_kernel(scale, x.shape[1], x.device)
+    n, c, h, w = x.shape
     with torch.autocast(x.device.type, enabled=False):
-        padded = F.pad(x.float(), (resample.PAD,) * 4, mode="replicate")
-        return F.pixel_shuffle(F.conv2d(padded, kernel, groups=x.shape[1]), scale)
+        planes = F.pad(x.float().reshape(n * c, 1, h, w), (resample.PAD,) * 4, mode="replicate")
+        phases = F.conv2d(planes, _bicubic_kernel(scale, x.device))
+        return F.pixel_shuffle(phases.reshape(n, c * scale * scale, h, w), scale)
 
 
-@functools.lru_cache(maxsize=32)
-def _bicubic_kernel(scale: int, channels: int, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(resample.bicubic_kernel(scale, channels)).to(device)
+@functools.lru_cache(maxsize=16)
+def _bicubic_kernel(scale: int, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(resample.bicubic_kernel(scale, 1)).to(device)
 
 
 def sidecar(path) -> Path:

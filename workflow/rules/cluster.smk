@@ -8,16 +8,18 @@ def cluster_params(wc):
 
 rule cluster:
     input:
-        f"{RES}/{{video}}/x{{scale}}/patches.parquet",
+        patches,
     output:
-        parquet=f"{RES}/{{video}}/x{{scale}}/{{method}}/chunks.parquet",
-        json=f"{RES}/{{video}}/x{{scale}}/{{method}}/chunks.json",
+        parquet=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/chunks.parquet",
+        json=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/chunks.json",
+    wildcard_constraints:
+        method="|".join(map(re.escape, METHODS)),
     params:
         cfg=lambda wc: as_json(cluster_params(wc)),
     log:
-        f"{RES}/logs/cluster/{{video}}_x{{scale}}_{{method}}.log",
+        f"{RES}/logs/cluster/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
     benchmark:
-        f"{RES}/benchmarks/cluster/{{video}}_x{{scale}}_{{method}}.tsv"
+        f"{RES}/benchmarks/cluster/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
     shell:
         "{STDO} cluster --patches-path {input:q} --out-parquet {output.parquet:q} --out-json {output.json:q}"
         " --params {params.cfg:q} --log {log:q}"

@@ -18,14 +18,26 @@ RSC = config["resources_dir"]
 SCALES = config["scales"]
 METHODS = list(config["methods"])
 REFERENCES = ["bicubic", "general"]
+ROWS = REFERENCES + METHODS  # every row of the tables: the references, then the methods
+RATES = stdo_config.lr_rates(config)  # rate points of the LR stream, "lossless" first
+HR_RATES = stdo_config.hr_rates(config)  # rate points of the HR codec baseline
+LOSSLESS = stdo_config.LOSSLESS
 STDO = f"{shlex.quote(sys.executable)} -m stdo"
+
+
+def train_rate(rate):
+    """The rate point whose decoded LR frames trained the models a package at `rate` ships."""
+    return stdo_config.train_rate(config, rate)
+
+
+TRAIN_RATES = list(dict.fromkeys(train_rate(r) for r in RATES))
 
 
 wildcard_constraints:
     video="|".join(map(re.escape, config["videos"])),
     scale="[234]",
-    method="|".join(map(re.escape, METHODS)),
-    reference="|".join(REFERENCES),
+    method="|".join(map(re.escape, ROWS)),
+    rate=stdo_config.RATE_PATTERN,
     chunk="[0-9]+",
 
 
@@ -42,16 +54,40 @@ def scale_dir(wc):
     return f"{RES}/{wc.video}/x{wc.scale}"
 
 
+def lr_dir(wc, rate=None):
+    return f"{scale_dir(wc)}/lr/{rate or wc.rate}"
+
+
+def lr_stream(wc, rate=None):
+    rate = rate or wc.rate
+    return f"{lr_dir(wc, rate)}/stream.{'mkv' if rate == LOSSLESS else 'mp4'}"
+
+
+def lr_frames(wc, rate=None):
+    """The LR frames a client decodes at a rate point (lossless: the ingested frames themselves)."""
+    rate = rate or wc.rate
+    return frames(wc.video)[f"lr_x{wc.scale}"] if rate == LOSSLESS else f"{lr_dir(wc, rate)}/frames.npy"
+
+
+def patches(wc, rate=None):
+    return f"{lr_dir(wc, rate)}/patches.parquet"
+
+
 def frame_inputs(wc):
-    files = frames(wc.video)
-    return {"lr": files[f"lr_x{wc.scale}"], "hr": files["hr"], "patches": f"{scale_dir(wc)}/patches.parquet"}
+    """LR frames, HR frames and patch table of the rate point in the wildcards."""
+    return {"lr": lr_frames(wc), "hr": frames(wc.video)["hr"], "patches": patches(wc)}
+
+
+def method_dir(wc, method=None, rate=None):
+    return f"{scale_dir(wc)}/{method or wc.method}/{rate or wc.rate}"
 
 
 GENERAL = f"{RSC}/general/x{{scale}}.pt"
 
 
 def print_summary():
-    table = Path(RES) / "comparison.md"
-    if table.exists():
-        print(f"\nResults in {Path(RES).resolve()}: summary.csv (every measure), summary.md, comparison.md,"
-              f" psnr_vs_size.png\n\n{table.read_text()}")
+    for name in ("comparison.md",):
+        table = Path(RES) / name
+        if table.exists():
+            print(f"\nResults in {Path(RES).resolve()}: summary.csv (every measure), rd.csv (rate-distortion),"
+                  f" summary.md, comparison.md, psnr_vs_size.png, rd_curves.png\n\n{table.read_text()}")

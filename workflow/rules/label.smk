@@ -1,10 +1,10 @@
 rule label:
     input:
-        lr=lambda wc: frames(wc.video)[f"lr_x{wc.scale}"],
+        lr=lr_frames,
         hr=lambda wc: frames(wc.video)["hr"],
         general=GENERAL,
     output:
-        f"{RES}/{{video}}/x{{scale}}/patches.parquet",
+        f"{RES}/{{video}}/x{{scale}}/lr/{{rate}}/patches.parquet",
     params:
         cfg=lambda wc: as_json(
             {
@@ -17,9 +17,9 @@ rule label:
         ),
     threads: config["threads"]["label"]
     log:
-        f"{RES}/logs/label/{{video}}_x{{scale}}.log",
+        f"{RES}/logs/label/{{video}}_x{{scale}}_{{rate}}.log",
     benchmark:
-        f"{RES}/benchmarks/label/{{video}}_x{{scale}}.tsv"
+        f"{RES}/benchmarks/label/{{video}}_x{{scale}}_{{rate}}.tsv"
     shell:
         "{STDO} label --lr-path {input.lr:q} --hr-path {input.hr:q} --general-path {input.general:q}"
         " --out {output:q} --params {params.cfg:q} --threads {threads} --log {log:q}"

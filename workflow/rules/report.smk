@@ -5,17 +5,25 @@ REPORT = f"{RES}/report"
 FIGURES = "Figures"  # one subcategory per (video, scale)
 
 
+def figure_dir(wc, method):
+    """The figures show the papers' setting: lossless LR, models as trained for it."""
+    return method_dir(wc, method, train_rate(LOSSLESS))
+
+
 def method_models(wc):
-    return [f"{scale_dir(wc)}/{method}/{name}" for method in METHODS
-            for name in stdo_config.model_files(config, method)]
+    return [f"{figure_dir(wc, method)}/{name}" for method in METHODS for name in stdo_config.model_files(config, method)]
+
+
+def figure_inputs(wc):
+    return {"lr": lr_frames(wc, LOSSLESS), "hr": frames(wc.video)["hr"], "patches": patches(wc, train_rate(LOSSLESS))}
 
 
 rule report_figures:
     input:
-        unpack(frame_inputs),
+        unpack(figure_inputs),
         general=GENERAL,
-        metrics=lambda wc: [f"{scale_dir(wc)}/{method}/metrics.json" for method in REFERENCES + METHODS],
-        chunks=lambda wc: [f"{scale_dir(wc)}/{method}/chunks.parquet" for method in METHODS],
+        metrics=lambda wc: [f"{method_dir(wc, method, LOSSLESS)}/metrics.json" for method in ROWS],
+        chunks=lambda wc: [f"{figure_dir(wc, method)}/chunks.parquet" for method in METHODS],
         models=method_models,
     output:
         curves=report(f"{REPORT}/{{video}}_x{{scale}}/psnr_per_frame.png", caption="../report/psnr_per_frame.rst",
@@ -38,6 +46,32 @@ rule report_figures:
         " --out-crops {output.crops:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
 
 
+SHOWCASE = stdo_config.showcase_rate(config)
+
+
+rule side_by_side:
+    input:
+        metrics=lambda wc: [f"{method_dir(wc, method, SHOWCASE)}/metrics.json" for method in ROWS],
+        packages=lambda wc: [f"{method_dir(wc, method, SHOWCASE)}/package/manifest.json" for method in ROWS],
+        hr=lambda wc: frames(wc.video)["hr"],
+    output:
+        video=report(f"{REPORT}/{{video}}_x{{scale}}/side_by_side.mp4", caption="../report/side_by_side.rst",
+                     category=FIGURES, subcategory="{video} x{scale}", labels={"figure": "side by side (MP4)"}),
+        page=report(f"{REPORT}/{{video}}_x{{scale}}/side_by_side.html", caption="../report/side_by_side.rst",
+                    category=FIGURES, subcategory="{video} x{scale}", labels={"figure": "side by side"}),
+    params:
+        cfg=lambda wc: as_json({"video": wc.video, "scale": int(wc.scale), "rate": SHOWCASE,
+                                "seconds": config["showcase"]["seconds"]}),
+    threads: config["threads"]["evaluate"]
+    log:
+        f"{RES}/logs/report/{{video}}_x{{scale}}_side_by_side.log",
+    benchmark:
+        f"{RES}/benchmarks/report/{{video}}_x{{scale}}_side_by_side.tsv"
+    shell:
+        "{STDO} side-by-side --metric-paths {input.metrics:q} --hr-path {input.hr:q} --out-video {output.video:q}"
+        " --out-html {output.page:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
+
+
 def train_benchmark(wc, method, name):
     """The benchmark file of the training job that writes checkpoint `name` (chunk<i>.pt or joint.pt)."""
     if name.startswith("chunk"):
@@ -45,17 +79,26 @@ def train_benchmark(wc, method, name):
     return rules.train_joint.benchmark.format(**wc, method=method)
 
 
+def encode_benchmark(wc, rate):
+    encoding = rules.encode_lr_lossless if rate == LOSSLESS else rules.encode_lr
+    return encoding.benchmark.format(**wc, rate=rate)
+
+
 def benchmark_files():
     """Every job's benchmark file, in pipeline order (but the report tables' own, written after)."""
     files = expand(rules.ingest.benchmark, video=config["videos"]) + expand(rules.general.benchmark, scale=SCALES)
+    files += expand(rules.encode_hr.benchmark, video=config["videos"], rate=HR_RATES)
     for video in config["videos"]:
         for scale in SCALES:
             wc = {"video": video, "scale": scale}
-            files += expand(rules.label.benchmark, **wc) + expand(rules.cluster.benchmark, **wc, method=METHODS)
-            files += [train_benchmark(wc, m, name) for m in METHODS for name in stdo_config.model_files(config, m)]
-            files += expand(rules.evaluate_reference.benchmark, **wc, reference=REFERENCES)
-            files += expand(rules.evaluate.benchmark, **wc, method=METHODS)
-            files += expand(rules.report_figures.benchmark, **wc)
+            files += [encode_benchmark(wc, rate) for rate in RATES]
+            for rate in TRAIN_RATES:
+                at = {**wc, "rate": rate}
+                files += expand(rules.label.benchmark, **at) + expand(rules.cluster.benchmark, **at, method=METHODS)
+                files += [train_benchmark(at, m, name) for m in METHODS for name in stdo_config.model_files(config, m)]
+            for job in (rules.package, rules.evaluate):
+                files += expand(job.benchmark, **wc, method=ROWS, rate=RATES)
+            files += expand(rules.report_figures.benchmark, **wc) + expand(rules.side_by_side.benchmark, **wc)
     return files + [rules.aggregate.benchmark]
 
 

@@ -1,14 +1,10 @@
-def method_dir(wc):
-    return f"{scale_dir(wc)}/{wc.method}"
-
-
 def init_model(wc):
     """The checkpoint a method warm-starts from: the general model or the video's own m0."""
     init = stdo_config.method(config, wc.method)["init"]
     if init == "general":
         return GENERAL.format(scale=wc.scale)
     if init == "m0":
-        return f"{scale_dir(wc)}/m0/chunk0.pt"
+        return f"{method_dir(wc, 'm0')}/chunk0.pt"
     return None
 
 
@@ -19,49 +15,52 @@ def train_inputs(wc):
     return inputs
 
 
-def train_params(wc, *extra):
+def train_params(wc):
     recipe = stdo_config.method(config, wc.method)
-    return as_json({**recipe, **{key: config[key] for key in extra},
+    return as_json({**recipe, "budget": config["budget"], "precision": config["precision"],
                     "scale": int(wc.scale), "seed": config["seed"], "device": config["device"]})
+
+
+TRAIN_ARGS = (
+    "--lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
+    " --chunks-path {input.chunks:q} --init-path {params.init:q} --out {output.model:q}"
+    " --params {params.cfg:q} --threads {threads} --log {log:q}"
+)
 
 
 rule train:
     input:
         unpack(train_inputs),
     output:
-        model=f"{RES}/{{video}}/x{{scale}}/{{method}}/chunk{{chunk}}.pt",
-        meta=f"{RES}/{{video}}/x{{scale}}/{{method}}/chunk{{chunk}}.json",
+        model=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/chunk{{chunk}}.pt",
+        meta=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/chunk{{chunk}}.json",
     params:
-        cfg=lambda wc: train_params(wc, "budget", "precision"),
+        cfg=train_params,
         init=lambda wc, input: input.get("init", ""),
     threads: config["threads"]["train"]
     priority: 10  # the longest jobs: start them before the evaluations of the references
     log:
-        f"{RES}/logs/train/{{video}}_x{{scale}}_{{method}}_chunk{{chunk}}.log",
+        f"{RES}/logs/train/{{video}}_x{{scale}}_{{method}}_{{rate}}_chunk{{chunk}}.log",
     benchmark:
-        f"{RES}/benchmarks/train/{{video}}_x{{scale}}_{{method}}_chunk{{chunk}}.tsv"
+        f"{RES}/benchmarks/train/{{video}}_x{{scale}}_{{method}}_{{rate}}_chunk{{chunk}}.tsv"
     shell:
-        "{STDO} train --lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
-        " --chunks-path {input.chunks:q} --chunk {wildcards.chunk} --init-path {params.init:q}"
-        " --out {output.model:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
+        "{STDO} train --chunk {wildcards.chunk} " + TRAIN_ARGS
 
 
 rule train_joint:
     input:
         unpack(train_inputs),
     output:
-        model=f"{RES}/{{video}}/x{{scale}}/{{method}}/joint.pt",
-        meta=f"{RES}/{{video}}/x{{scale}}/{{method}}/joint.json",
+        model=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/joint.pt",
+        meta=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/joint.json",
     params:
-        cfg=lambda wc: train_params(wc, "budget", "precision"),
+        cfg=train_params,
         init=lambda wc, input: input.get("init", ""),
     threads: config["threads"]["train"]
     priority: 10
     log:
-        f"{RES}/logs/train/{{video}}_x{{scale}}_{{method}}_joint.log",
+        f"{RES}/logs/train/{{video}}_x{{scale}}_{{method}}_{{rate}}_joint.log",
     benchmark:
-        f"{RES}/benchmarks/train/{{video}}_x{{scale}}_{{method}}_joint.tsv"
+        f"{RES}/benchmarks/train/{{video}}_x{{scale}}_{{method}}_{{rate}}_joint.tsv"
     shell:
-        "{STDO} train-joint --lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
-        " --chunks-path {input.chunks:q} --init-path {params.init:q}"
-        " --out {output.model:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
+        "{STDO} train-joint " + TRAIN_ARGS

@@ -1,0 +1,111 @@
+"""Stage: build the package a client downloads for one (video, scale, method, rate point).
+
+The LR bitstream as encoded, every model of the method as ONNX with fp16 weights, the chunk map
+when patches of one frame go to different models, and the manifest (`stdo.delivery.manifest`).
+How patches are routed is read off the method's chunk assignment itself: one model for everything,
+chunks that are whole frame ranges (NAS / CaFM time chunks: no map needed), or a map."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__, models
+from .cluster import load_chunks
+from .delivery import manifest as fmt
+from .delivery import onnx_model
+from .delivery.player import PLAYBACK
+from .errors import InputError
+from .io import load_json, save_json
+from .patches import grid_of
+
+log = logging.getLogger(__name__)
+
+
+def routing(chunk: np.ndarray | None, frame: np.ndarray, loaded: list) -> dict:
+    """How the client finds each patch's model: by nothing (one model), by frame ranges or by a map."""
+    cafm = loaded[0][1].get("cafm_chunks") if loaded else None
+    if chunk is None or (len(loaded) <= 1 and not cafm):
+        return {"k": 1, "by": "none", "chunk_model": [[0, None]]}
+    k = int(chunk.max()) + 1
+    if not cafm and len(loaded) != k:
+        raise InputError(f"patches fall into {k} chunks but {len(loaded)} models were given")
+    chunk_model = [[0, c] for c in range(k)] if cafm else [[c, None] for c in range(k)]
+    starts = [int(frame[chunk == c].min()) for c in range(k)]
+    by_frames = np.searchsorted(starts, frame, side="right") - 1
+    if starts == sorted(starts) and np.array_equal(by_frames, chunk):
+        return {"k": k, "by": "frames", "frame_starts": starts, "chunk_model": chunk_model}
+    return {"k": k, "by": "map", "map": {"file": "chunks.bin", "dtype": str(np.dtype(fmt.map_dtype(k))),
+                                         "compression": "zlib"}, "chunk_model": chunk_model}
+
+
+def model_entries(loaded, folder: Path) -> list[dict]:
+    """Export every model as ONNX (fp16 weights) into `folder`; bicubic (no model) has no file."""
+    if not loaded:
+        return [{"file": None, "arch": "bicubic", "arch_kwargs": {}, "cafm_chunks": None, "params": 0}]
+    entries = []
+    for i, (model, meta) in enumerate(loaded):
+        name = f"model{i}.onnx"
+        onnx_model.export(model, folder / name, cafm_chunks=meta.get("cafm_chunks"))
+        entries.append({"file": name, "arch": meta["arch"], "arch_kwargs": meta.get("arch_kwargs", {}),
+                        "cafm_chunks": meta.get("cafm_chunks"), "params": models.count_params(model)})
+    return entries
+
+
+def build(stream_path, codec_path, patches_path, out_dir, *, scale: int, playback: dict | None = None,
+          model_paths=(), chunks_path=None, info: dict | None = None, threads: int = 1) -> dict:
+    """Write the package folder `out_dir` (all at once: staged beside it, then renamed). `playback`:
+    the settings the server evaluates it with and a client plays it with by default
+    (`stdo.delivery.player.PLAYBACK`: runtime, precision, pad, batch, block_frames)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    codec = load_json(codec_path)
+    table = pd.read_parquet(patches_path, columns=["frame", "row", "col", "lr_h", "lr_w"])
+    loaded = [models.load_checkpoint(p) for p in model_paths]
+    chunk = load_chunks(chunks_path) if chunks_path else None
+    grid = grid_of(table, scale)
+    if not loaded:  # bicubic: a player upscales whole frames, no patch seams
+        grid = type(grid)(1, 1, codec["height"], codec["width"], scale)
+    out_dir = Path(out_dir)
+    staging = out_dir.with_name(f".{out_dir.name}.tmp{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        manifest = _write(staging, stream_path, codec, grid, {**PLAYBACK, **(playback or {})}, loaded,
+                          routing(chunk, table["frame"].to_numpy(), loaded), chunk, info or {})
+        shutil.rmtree(out_dir, ignore_errors=True)
+        os.replace(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("package %s: %s", out_dir, {k: v["bytes"] for k, v in manifest["files"].items()})
+    return manifest
+
+
+def _write(folder: Path, stream_path, codec: dict, grid, playback: dict, loaded, route: dict, chunk,
+           info: dict) -> dict:
+    stream_name = "lr" + Path(stream_path).suffix
+    shutil.copyfile(stream_path, folder / stream_name)
+    entries = model_entries(loaded, folder)
+    if route["by"] == "map":
+        (folder / route["map"]["file"]).write_bytes(fmt.encode_map(chunk, route["k"]))
+    files = sorted([stream_name, *(e["file"] for e in entries if e["file"])]
+                   + ([route["map"]["file"]] if route["by"] == "map" else []))
+    manifest = {
+        "format": fmt.FORMAT, "version": fmt.VERSION,
+        "scale": grid.scale, "frames": codec["frames"], "fps": codec["fps"],
+        "lr_size": [codec["width"], codec["height"]],
+        "hr_size": [codec["width"] * grid.scale, codec["height"] * grid.scale],
+        "grid": {"rows": grid.rows, "cols": grid.cols, "patch_h": grid.patch_h, "patch_w": grid.patch_w},
+        "playback": playback,
+        "stream": {**{k: v for k, v in codec.items() if k != "bytes"}, "file": stream_name},
+        "models": entries, "routing": route,
+        "files": {name: fmt.file_entry(folder / name) for name in files},
+        "about": {**info, "made_by": f"stdo {__version__}"},
+    }
+    save_json(manifest, folder / fmt.MANIFEST)
+    return manifest

@@ -1,0 +1,120 @@
+"""Rate-distortion: every method's package against the codec alone, at the same bytes.
+
+A method's curve is its packages at the codec's rate points (the lossless point is left out: it is
+not a rate anyone streams at), each at its total delivered kbit/s (LR bitstream + models + chunk map
++ manifest, measured on the package files). The anchor is the HR video through the same encoder
+(`hr_codec`); the LR stream with a bicubic upscale at the client is the `bicubic` row. BD-rate
+(`stdo.bdrate`, piecewise cubic) says how many more (+) or fewer (-) bits a method needs than the
+anchor for the same PSNR-Y or VMAF, over the quality range both curves cover."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from . import bdrate  # noqa: E402
+from .io import save_png  # noqa: E402
+
+ANCHOR = "hr_codec"
+LOSSLESS = "lossless"
+RD_COLUMNS = ["video", "scale", "method", "rate", "train_rate", "encoder", "stream", "frames", "fps",
+              "stream_bytes", "models_and_map_bytes", "package_bytes", "kbps_stream", "kbps_models_and_map",
+              "kbps_package", "rd_psnr_rgb", "rd_psnr_y", "rd_ssim", "vmaf", "vmaf_model"]
+QUALITIES = {"rd_psnr_y": "PSNR-Y dB", "vmaf": "VMAF"}
+LEGEND = """\
+Rate-distortion conventions: kbit/s = 8 x bytes / (frames / fps) / 1000 over the whole clip; kbps_package counts every
+file of the package (LR bitstream + fp16 ONNX models + chunk map + manifest), kbps_models_and_map only the models and
+the map (the papers' measure). Quality over every frame against the original HR frames, whole frame, nothing shaved:
+rd_psnr_rgb / rd_psnr_y = PSNR of the mean MSE (Y = BT.601 studio range from RGB); rd_ssim = libvmaf float_ssim (Y),
+mean over frames; vmaf = libvmaf, model given in vmaf_model, mean over frames. hr_codec = the HR frames through the
+same encoder (the anchor of the BD-rates); bicubic = the LR stream upscaled by bicubic at the client."""
+
+
+def rd_table(rows: list[dict]) -> pd.DataFrame:
+    table = pd.DataFrame(rows).reindex(columns=RD_COLUMNS)
+    table["scale"] = table["scale"].astype(int)
+    return table.sort_values(["video", "scale", "method", "kbps_package"], kind="stable", ignore_index=True)
+
+
+def curves(table: pd.DataFrame):
+    """(video, scale) -> {method: its lossy points sorted by rate}, the anchor included in every scale."""
+    lossy = table[table["rate"] != LOSSLESS]
+    anchor = lossy[lossy["method"] == ANCHOR]
+    out = {}
+    for (video, scale), rows in lossy[lossy["method"] != ANCHOR].groupby(["video", "scale"], sort=False):
+        methods = {m: r.sort_values("kbps_package") for m, r in rows.groupby("method", sort=False)}
+        hr = anchor[anchor["video"] == video].sort_values("kbps_package")
+        out[(video, scale)] = {ANCHOR: hr, **methods} if len(hr) else methods
+    return out
+
+
+def bd_table(table: pd.DataFrame, order=None) -> pd.DataFrame:
+    """BD-rate (%) of every method against the HR codec, for PSNR-Y and VMAF, with its reason when n/a."""
+    records = []
+    for (video, scale), methods in curves(table).items():
+        anchor = methods.get(ANCHOR)
+        for method, points in methods.items():
+            if method == ANCHOR:
+                continue
+            record = {"video": video, "scale": scale, "method": method, "points": len(points),
+                      "anchor_points": 0 if anchor is None else len(anchor)}
+            for quality in QUALITIES:
+                value, reason = _bd(anchor, points, quality)
+                record[f"bd_rate_{quality}"], record[f"why_{quality}"] = value, reason
+            records.append(record)
+    bd = pd.DataFrame(records)
+    if order is not None and len(bd):
+        bd = bd.sort_values("method", key=lambda s: s.map({m: i for i, m in enumerate(order)}), kind="stable")
+    return bd
+
+
+def _bd(anchor, points, quality: str):
+    if anchor is None or not len(anchor):
+        return float("nan"), "no HR codec baseline"
+    args = (anchor["kbps_package"], anchor[quality], points["kbps_package"], points[quality])
+    value = bdrate.bd_rate(*args)
+    return value, (bdrate.bd_rate_reason(*args) if np.isnan(value) else None)
+
+
+def bd_markdown(bd: pd.DataFrame, vmaf_model: str) -> str:
+    """The BD-rate table: rows = methods, one column per (video, scale, quality)."""
+    if bd.empty:
+        return ""
+    lines = ["| video | scale | method | points | BD-rate PSNR-Y % | BD-rate VMAF % |", "|---|---|---|---|---|---|"]
+    for r in bd.itertuples():
+        cells = [_bd_cell(getattr(r, f"bd_rate_{q}"), getattr(r, f"why_{q}")) for q in QUALITIES]
+        lines.append(f"| {r.video} | x{r.scale} | {r.method} | {r.points} vs {r.anchor_points} | {' | '.join(cells)} |")
+    note = (f"BD-rate against the HR video through the same encoder (hr_codec), piecewise cubic (PCHIP) over the "
+            f"quality range both curves cover; rate = every byte of the package (LR bitstream + models + chunk map + "
+            f"manifest); PSNR-Y and VMAF ({vmaf_model}) over every frame. Negative = fewer bits than the codec alone "
+            f"for the same quality. 'points' = the method's rate points vs the anchor's.")
+    return "\n".join(lines) + "\n\n" + note + "\n"
+
+
+def _bd_cell(value: float, reason) -> str:
+    return f"n/a ({reason})" if np.isnan(value) else f"{value:+.1f}"
+
+
+def plot_curves(table: pd.DataFrame, path, order=None) -> None:
+    """kbit/s (log) against PSNR-Y and against VMAF, one row of panels per (video, scale), one line per
+    method; the HR codec in black, the LR stream with bicubic dashed grey."""
+    groups = curves(table)
+    fig, axes = plt.subplots(max(1, len(groups)), 2, figsize=(13, 4.8 * max(1, len(groups))), squeeze=False)
+    for row, ((video, scale), methods) in zip(axes, groups.items()):
+        names = [m for m in dict.fromkeys([ANCHOR, "bicubic", *(order or []), *methods]) if m in methods]
+        for ax, (quality, label) in zip(row, QUALITIES.items()):
+            for method in names:
+                points = methods[method]
+                style = {ANCHOR: dict(color="black", linewidth=2.2), "bicubic": dict(color="grey", linestyle="--")}
+                ax.plot(points["kbps_package"], points[quality], marker="o", markersize=4,
+                        label="HR through the codec" if method == ANCHOR else method, **style.get(method, {}))
+            ax.set_xscale("log")
+            ax.set(title=f"{video} x{scale}: {label} against delivered rate", ylabel=label,
+                   xlabel="kbit/s delivered (LR stream + models + chunk map + manifest; HR: its stream)")
+            ax.grid(alpha=0.3, which="both")
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_png(fig, path, dpi=110)

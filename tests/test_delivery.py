@@ -1,0 +1,241 @@
+"""Packages, the client that plays them and the server's evaluation of them, on frames of the real clip:
+what the client shows is what the server measured."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from stdo import codec, metrics, models, package
+from stdo.cluster import cluster
+from stdo.delivery import stream
+from stdo.delivery.manifest import open_package
+from stdo.delivery.onnx_model import rounded_to_fp16
+from stdo.delivery.play import play
+from stdo.delivery.player import cut_with_context, grid_of, upscale
+from stdo.evaluate import evaluate
+from stdo.infer import super_resolve
+from stdo.ingest import ingest
+from stdo.label import label
+from stdo.patches import Grid, cut
+
+SMALL = {"features": [8, 8, 4]}
+
+
+def trained_like(seed: int, **kwargs):
+    """A small ESPCN with non-trivial weights (its tail starts at zero, so an untrained one is bicubic)."""
+    torch.manual_seed(seed)
+    model = models.build("espcn", 4, **kwargs)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return model
+
+
+@pytest.fixture(scope="module")
+def clip(frames_dir, tmp_path_factory):
+    """Six real frames ingested, labelled, split (stdo k=2 and temporal k=2), two small models, the LR
+    stream at one lossy rate point and losslessly."""
+    root = tmp_path_factory.mktemp("delivery")
+    ingest(frames_dir, root, [4], {4: (4, 2)})
+    models.save_checkpoint(models.build("bicubic", 4), root / "bicubic.pt", {"arch": "bicubic", "scale": 4})
+    label(root / "lr_x4.npy", root / "hr.npy", root / "bicubic.pt", root / "patches.parquet", scale=4, grid=[4, 2],
+          eval_every=4)
+    for split in ("stdo", "temporal"):
+        cluster(root / "patches.parquet", root / f"{split}.parquet", root / f"{split}.json", split=split, k=2)
+    for c in range(2):
+        models.save_checkpoint(trained_like(c, **SMALL), root / f"chunk{c}.pt",
+                               {"arch": "espcn", "scale": 4, "arch_kwargs": SMALL, "train_seconds": 1.5})
+    for rate, name in (("lossless", "lossless.mkv"), ("crf30", "crf30.mp4")):
+        codec.encode_lr(root / "lr_x4.npy", root / "meta.json", root / name, root / f"{rate}.json", rate=rate,
+                        encoder="libx264", preset="ultrafast", fps=12.5)
+    return root
+
+
+def build(clip, out, rate="lossless", models_=("chunk0.pt", "chunk1.pt"), split="stdo", pad=0):
+    stream_file = {"lossless": "lossless.mkv", "crf30": "crf30.mp4"}[rate]
+    package.build(clip / stream_file, clip / f"{rate}.json", clip / "patches.parquet", out, scale=4,
+                  playback={"pad": pad},
+                  model_paths=[clip / m for m in models_], chunks_path=clip / f"{split}.parquet" if split else None,
+                  info={"method": "test", "rate": rate})
+    return out
+
+
+@pytest.fixture(scope="module")
+def stdo_package(clip, tmp_path_factory):
+    return build(clip, tmp_path_factory.mktemp("pkg") / "package", rate="crf30")
+
+
+@pytest.fixture(scope="module")
+def evaluated(clip, stdo_package, tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "metrics.json"
+    return evaluate(stdo_package, clip / "hr.npy", clip / "patches.parquet", out, chunks_path=clip / "stdo.parquet",
+                    model_meta_paths=[clip / "chunk0.json", clip / "chunk1.json"], threads=1)
+
+
+def test_a_package_holds_exactly_what_its_manifest_lists(stdo_package):
+    manifest = json.loads((stdo_package / "manifest.json").read_text())
+    on_disk = {p.name for p in stdo_package.iterdir()}
+    assert on_disk == {"manifest.json", *manifest["files"]} == {"manifest.json", "lr.mp4", "model0.onnx",
+                                                                 "model1.onnx", "chunks.bin"}
+    assert manifest["routing"]["by"] == "map" and manifest["routing"]["chunk_model"] == [[0, None], [1, None]]
+    assert manifest["grid"] == {"rows": 2, "cols": 4, "patch_h": 20, "patch_w": 16}
+    sizes = open_package(stdo_package).bytes_by_role()
+    assert sizes["package_bytes"] == sum(p.stat().st_size for p in stdo_package.iterdir())
+    params = models.count_params(models.build("espcn", 4, **SMALL))
+    assert 2 * params < sizes["model_bytes"] / 2 < 2 * params + 20_000  # fp16 weights plus the graph
+
+
+def test_routing_follows_the_split(clip, tmp_path):
+    timed = json.loads((build(clip, tmp_path / "t", split="temporal") / "manifest.json").read_text())["routing"]
+    assert timed["by"] == "frames" and timed["frame_starts"] == [0, 3] and "map" not in timed
+    one = json.loads((build(clip, tmp_path / "o", models_=("chunk0.pt",)) / "manifest.json").read_text())["routing"]
+    assert one == {"k": 1, "by": "none", "chunk_model": [[0, None]]}
+
+
+def test_the_chunk_map_routes_every_patch_to_its_model(clip, stdo_package):
+    chunk = pd.read_parquet(clip / "stdo.parquet").sort_values("patch_id")["chunk"].to_numpy()
+    np.testing.assert_array_equal(open_package(stdo_package).chunk_map(), chunk)
+    grid = grid_of(open_package(stdo_package).manifest)
+    lr = np.stack(list(stream.decode(stdo_package / "lr.mp4")))
+    patches = cut(lr, grid)
+    expected = np.empty((len(patches), 80, 64, 3), np.uint8)
+    for c in range(2):
+        model = models.load_checkpoint(clip / f"chunk{c}.pt")[0]
+        expected[chunk == c] = super_resolve(rounded_to_fp16(model), patches[chunk == c], "cpu")
+    played = np.stack(list(upscale(open_package(stdo_package), runtime="torch")))
+    np.testing.assert_array_equal(cut(played, grid, 4), expected)
+
+
+def test_the_client_shows_exactly_the_frames_the_server_measured(stdo_package, evaluated, tmp_path):
+    out = tmp_path / "sr.mkv"
+    done = play(stdo_package, out, lossless=True, threads=1)
+    frames = list(stream.decode(out))
+    digest = hashlib.sha256(b"".join(f.tobytes() for f in frames)).hexdigest()
+    assert done["sha256"] == digest == evaluated["sr_sha256"]
+    assert len(frames) == 6 and frames[0].shape == (160, 256, 3) and done["playback"]["runtime"] == "onnx"
+
+
+def test_onnx_runtime_frames_are_within_one_level_of_torch(stdo_package):
+    package_ = open_package(stdo_package)
+    torch_frames = np.stack(list(upscale(package_, runtime="torch"))).astype(int)
+    onnx_frames = np.stack(list(upscale(package_, runtime="onnx"))).astype(int)
+    assert np.abs(torch_frames - onnx_frames).max() <= 1  # float rounding may flip a .5 at the 8-bit rounding
+    assert (torch_frames == onnx_frames).mean() > 0.999
+
+
+def test_evaluation_scores_every_frame_under_every_convention(clip, evaluated):
+    assert evaluated["frames"] == 6 and evaluated["eval_frames"] == 2 and evaluated["k"] == 2
+    assert evaluated["vmaf_model"] == "vmaf_v0.6.1" and 0 < evaluated["vmaf"] < 100
+    assert 15 < evaluated["rd_psnr_y"] < 50 and 15 < evaluated["psnr_stdo_patch"] < 50
+    assert evaluated["train_seconds"] == 3.0 and evaluated["models"] == 2
+    assert evaluated["kbps_package"] == pytest.approx(8 * evaluated["package_bytes"] / (6 / 12.5) / 1000)
+    assert evaluated["map_bits"] == 48 and evaluated["map_bytes"] > 0
+
+
+def test_the_bicubic_baseline_upscales_whole_frames(clip, tmp_path):
+    """A player upscales the LR stream by bicubic over whole frames, no patch seams."""
+    pkg = build(clip, tmp_path / "b", models_=(), split=None)
+    manifest = json.loads((pkg / "manifest.json").read_text())
+    assert manifest["models"][0]["file"] is None and manifest["grid"]["rows"] == 1
+    result = evaluate(pkg, clip / "hr.npy", clip / "patches.parquet", tmp_path / "m.json")
+    whole = models.upsample(torch.from_numpy(np.load(clip / "lr_x4.npy")).permute(0, 3, 1, 2).float() / 255, 4,
+                            "bicubic")
+    sr = whole.mul(255).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    hr = np.load(clip / "hr.npy")
+    assert result["rd_psnr_rgb"] == pytest.approx(float(metrics.psnr(metrics.mse(sr, hr).mean())), abs=1e-6)
+    assert result["total_params"] == 0 and result["model_bytes"] == 0
+
+
+def test_context_padding_removes_the_seams(clip, tmp_path):
+    pkg = open_package(build(clip, tmp_path / "p", models_=("chunk0.pt",), split=None, pad=6))
+    lr = np.load(clip / "lr_x4.npy")
+    model = models.load_checkpoint(clip / "chunk0.pt")[0]
+    whole = super_resolve(rounded_to_fp16(model), lr, "cpu").astype(int)
+    padded = np.stack(list(upscale(pkg, runtime="torch"))).astype(int)
+    seams = np.stack(list(upscale(pkg, runtime="torch", pad=0))).astype(int)
+    inner = (slice(None), slice(24, -24), slice(24, -24))  # away from the frame border (6 LR px of context)
+    assert np.abs(padded[inner] - whole[inner]).max() <= 1
+    assert np.abs(seams[inner] - whole[inner]).max() > 1
+
+
+def test_cut_with_context_is_cut_when_there_is_no_context(bunny):
+    grid = Grid(rows=2, cols=4, patch_h=20, patch_w=16, scale=4)
+    np.testing.assert_array_equal(cut_with_context(bunny[:2, :40, :64], grid, 0), cut(bunny[:2, :40, :64], grid))
+    grid = Grid(rows=3, cols=3, patch_h=12, patch_w=16, scale=4)
+    windows = cut_with_context(bunny[:1, :36, :48], grid, 3)
+    assert windows.shape == (9, 18, 22, 3)
+    np.testing.assert_array_equal(windows[:, 3:-3, 3:-3], cut(bunny[:1, :36, :48], grid))
+    np.testing.assert_array_equal(windows[4], bunny[0, 9:27, 13:35])  # the centre patch: real neighbours
+    np.testing.assert_array_equal(windows[0, :3, 3:-3], np.repeat(bunny[0, :1, :16], 3, axis=0))  # edge: replicated
+
+
+# ---------------------------------------------------------------- the client's bad inputs
+
+
+def stdo_play(*args):
+    return subprocess.run([sys.executable, "-m", "stdo", "play", *map(str, args)], capture_output=True, text=True)
+
+
+def broken_copy(stdo_package, tmp_path, change):
+    copy = tmp_path / "package"
+    shutil.copytree(stdo_package, copy)
+    change(copy)
+    return copy
+
+
+def edit_manifest(folder, change):
+    manifest = json.loads((folder / "manifest.json").read_text())
+    change(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def flip_a_byte(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("case, change, message", [
+    ("missing", lambda p: (p / "model1.onnx").unlink(), "model1.onnx: missing from the package"),
+    ("modified", lambda p: flip_a_byte(p / "model0.onnx"), "model0.onnx: sha256 does not match the manifest"),
+    ("version", lambda p: edit_manifest(p, lambda m: m.update(version=99)),
+     "package format version 99 is not supported"),
+    ("arch", lambda p: edit_manifest(p, lambda m: m["models"][0].update(arch_kwargs={})),
+     "model0.onnx: weights do not match the manifest's model (espcn {})"),
+    ("params", lambda p: edit_manifest(p, lambda m: m["models"][1].update(params=71_056)),
+     "model1.onnx: holds 2,876 weights, the manifest's model (espcn {'features': [8, 8, 4]}) 71,056"),
+    ("cafm", lambda p: edit_manifest(p, lambda m: m["models"][1].update(cafm_chunks=2)),
+     "model1.onnx: takes no chunk input, the manifest's model"),
+])
+def test_a_bad_package_ends_with_one_line_and_no_output(stdo_package, tmp_path, case, change, message):
+    bad = broken_copy(stdo_package, tmp_path, change)
+    out = tmp_path / "sr.mp4"
+    runtime = ["--runtime", "torch"] if case == "arch" else []  # ONNX graphs describe themselves
+    run = stdo_play(bad, "-o", out, "--threads", "1", *runtime)
+    assert run.returncode == 1, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stdo play: error: ") and message in lines[0], run.stderr
+    assert not out.exists() and not list(tmp_path.glob(".sr*"))
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_playing(stdo_package, tmp_path):
+    for out, message in ((tmp_path / "no" / "sr.mp4", "does not exist"), (tmp_path / "sr.avi", "must end in .mp4")):
+        run = stdo_play(stdo_package, "-o", out)
+        assert run.returncode == 1 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_play_writes_a_watchable_video(stdo_package, tmp_path):
+    out = tmp_path / "sr.mp4"
+    run = stdo_play(stdo_package, "-o", out, "--threads", "1", "--runtime", "onnx")
+    assert run.returncode == 0, run.stderr
+    assert "wrote" in run.stdout and "fps" in run.stdout and "frames sha256" in run.stdout
+    info = stream.probe(out)
+    assert (info["frames"], info["width"], info["height"], info["codec"]) == (6, 256, 160, "h264")

@@ -1,0 +1,70 @@
+def codec_params(wc, rate, **extra):
+    block = stdo_config.codec(config) or {}
+    return as_json({"encoder": block.get("encoder"), "preset": block.get("preset"), "rate": rate,
+                    "fps": config["videos"][wc.video]["fps"], **extra})
+
+
+ENCODE_LR = (
+    "{STDO} encode-lr --lr-path {input.lr:q} --meta-path {input.meta:q} --out-stream {output.stream:q}"
+    " --out-json {output.json:q} {params.frames} --params {params.cfg:q} --threads {threads} --log {log:q}"
+)
+
+
+rule encode_lr:
+    input:
+        lr=lambda wc: frames(wc.video)[f"lr_x{wc.scale}"],
+        meta=frames()["meta"],
+    output:
+        stream=f"{RES}/{{video}}/x{{scale}}/lr/{{rate}}/stream.mp4",
+        frames=f"{RES}/{{video}}/x{{scale}}/lr/{{rate}}/frames.npy",
+        json=f"{RES}/{{video}}/x{{scale}}/lr/{{rate}}/codec.json",
+    wildcard_constraints:
+        rate=stdo_config.LOSSY_PATTERN,
+    params:
+        cfg=lambda wc: codec_params(wc, wc.rate),
+        frames=lambda wc, output: f"--out-frames {shlex.quote(output.frames)}",
+    threads: config["threads"]["encode"]
+    log:
+        f"{RES}/logs/encode_lr/{{video}}_x{{scale}}_{{rate}}.log",
+    benchmark:
+        f"{RES}/benchmarks/encode_lr/{{video}}_x{{scale}}_{{rate}}.tsv"
+    shell:
+        ENCODE_LR
+
+
+rule encode_lr_lossless:
+    input:
+        lr=lambda wc: frames(wc.video)[f"lr_x{wc.scale}"],
+        meta=frames()["meta"],
+    output:
+        stream=f"{RES}/{{video}}/x{{scale}}/lr/{LOSSLESS}/stream.mkv",
+        json=f"{RES}/{{video}}/x{{scale}}/lr/{LOSSLESS}/codec.json",
+    params:
+        cfg=lambda wc: codec_params(wc, LOSSLESS),
+        frames="",  # the decoded frames are the ingested ones (checked)
+    threads: config["threads"]["encode"]
+    log:
+        f"{RES}/logs/encode_lr/{{video}}_x{{scale}}_{LOSSLESS}.log",
+    benchmark:
+        f"{RES}/benchmarks/encode_lr/{{video}}_x{{scale}}_{LOSSLESS}.tsv"
+    shell:
+        ENCODE_LR
+
+
+rule encode_hr:
+    input:
+        hr=lambda wc: frames(wc.video)["hr"],
+        meta=frames()["meta"],
+    output:
+        stream=f"{RES}/{{video}}/hr/{{rate}}/stream.mp4",
+        metrics=f"{RES}/{{video}}/hr/{{rate}}/metrics.json",
+    params:
+        cfg=lambda wc: codec_params(wc, wc.rate, info={"video": wc.video, "method": "hr_codec"}),
+    threads: config["threads"]["encode"]
+    log:
+        f"{RES}/logs/encode_hr/{{video}}_{{rate}}.log",
+    benchmark:
+        f"{RES}/benchmarks/encode_hr/{{video}}_{{rate}}.tsv"
+    shell:
+        "{STDO} encode-hr --hr-path {input.hr:q} --meta-path {input.meta:q} --out-stream {output.stream:q}"
+        " --out-metrics {output.metrics:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
