@@ -10,7 +10,7 @@ same threads:
 for the torch runtime in fp32 and bf16 and ONNX Runtime (fp32). Weights are random (a trained model
 runs at the same speed).
 
-    python benchmarks/client_fps.py [--threads 2] [--frames 132] [--repeats 2]
+    python benchmarks/client_fps.py [--threads 2] [--frames 132] [--repeats 2] [--pad 0]
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from stdo.ingest import bundled_clip, ingest
 from stdo.label import label
 
 
-def build_packages(work: Path, frames: int) -> dict[str, Path]:
+def build_packages(work: Path, frames: int, pad: int) -> dict[str, Path]:
     ingest(bundled_clip(), work, [4], {4: (10, 5)}, max_frames=frames)
     models.save_checkpoint(models.build("bicubic", 4), work / "bicubic.pt", {"arch": "bicubic", "scale": 4})
     label(work / "lr_x4.npy", work / "hr.npy", work / "bicubic.pt", work / "patches.parquet", scale=4, grid=[10, 5])
@@ -52,7 +52,7 @@ def build_packages(work: Path, frames: int) -> dict[str, Path]:
     for name, split, paths in (("m0", "none", checkpoints[:1]), ("stdo", "stdo", checkpoints)):
         out[name] = work / name
         package.build(work / "lr.mp4", work / "codec.json", work / "patches.parquet", out[name], scale=4,
-                      model_paths=paths, chunks_path=work / f"{split}.parquet")
+                      model_paths=paths, chunks_path=work / f"{split}.parquet", playback={"pad": pad})
     return out
 
 
@@ -87,12 +87,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--frames", type=int, default=132)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--pad", type=int, default=0, help="LR pixels of context per patch")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        packages = build_packages(Path(tmp), args.frames)
+        packages = build_packages(Path(tmp), args.frames, args.pad)
         print(f"bigbuckbunny x4, {args.frames} frames, 1280x720 output, {args.threads} thread(s), "
-              f"playback {playback({})}, best of {args.repeats}")
+              f"playback {playback({}, pad=args.pad)}, best of {args.repeats}")
         print(f"{'package':8s} {'runtime':14s} {'model only':>11s} {'client':>8s} {'ratio':>6s}   frames/s")
         for name, path in packages.items():
             for runtime, precision in (("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32")):

@@ -143,9 +143,10 @@ def _decode_video(path: Path, count: int) -> Iterator[np.ndarray]:
 
 
 def plan_crop(width: int, height: int, scales, grids, name="video") -> tuple[int, int]:
-    """Largest top-left (width, height) that every scale's grid divides into whole LR pixels."""
-    unit_w = math.lcm(*(s * grids[s][0] for s in scales))
-    unit_h = math.lcm(*(s * grids[s][1] for s in scales))
+    """Largest top-left (width, height) that every scale's grid divides into whole LR pixels, with
+    even LR sizes (4:2:0 video encoders need them)."""
+    unit_w = math.lcm(*(s * grids[s][0] for s in scales), *(2 * s for s in scales))
+    unit_h = math.lcm(*(s * grids[s][1] for s in scales), *(2 * s for s in scales))
     crop = (width // unit_w * unit_w, height // unit_h * unit_h)
     if 0 in crop:
         raise InputError(

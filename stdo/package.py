@@ -21,7 +21,7 @@ from .delivery import onnx_model
 from .delivery.player import PLAYBACK
 from .errors import InputError
 from .io import load_json, save_json
-from .patches import grid_of
+from .patches import Grid, grid_of
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,11 @@ def model_entries(loaded, folder: Path) -> list[dict]:
 
 
 def build(stream_path, codec_path, patches_path, out_dir, *, scale: int, playback: dict | None = None,
-          model_paths=(), chunks_path=None, info: dict | None = None, threads: int = 1) -> dict:
+          model_paths=(), chunks_path=None, meta_path=None, info: dict | None = None, threads: int = 1) -> dict:
     """Write the package folder `out_dir` (all at once: staged beside it, then renamed). `playback`:
     the settings the server evaluates it with and a client plays it with by default
-    (`stdo.delivery.player.PLAYBACK`: runtime, precision, pad, batch, block_frames)."""
+    (`stdo.delivery.player.PLAYBACK`: runtime, precision, pad, batch, block_frames). `meta_path`: the
+    ingest's meta.json, for where the frames sit in the source video (its size and the crop)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -70,14 +71,25 @@ def build(stream_path, codec_path, patches_path, out_dir, *, scale: int, playbac
     chunk = load_chunks(chunks_path) if chunks_path else None
     grid = grid_of(table, scale)
     if not loaded:  # bicubic: a player upscales whole frames, no patch seams
-        grid = type(grid)(1, 1, codec["height"], codec["width"], scale)
+        grid = Grid(1, 1, codec["height"], codec["width"], scale)
+    route = routing(chunk, table["frame"].to_numpy(), loaded)
+    manifest = {
+        "format": fmt.FORMAT, "version": fmt.VERSION,
+        "scale": scale, "frames": codec["frames"], "fps": codec["fps"],
+        "lr_size": [codec["width"], codec["height"]], "hr_size": [codec["width"] * scale, codec["height"] * scale],
+        "source": {k: load_json(meta_path)[k] for k in ("size", "crop")} if meta_path else None,
+        "grid": {"rows": grid.rows, "cols": grid.cols, "patch_h": grid.patch_h, "patch_w": grid.patch_w},
+        "playback": {**PLAYBACK, **(playback or {})},
+        "stream": {**{k: v for k, v in codec.items() if k != "bytes"}, "file": "lr" + Path(stream_path).suffix},
+        "routing": route,
+        "about": {**(info or {}), "made_by": f"stdo {__version__}"},
+    }
     out_dir = Path(out_dir)
     staging = out_dir.with_name(f".{out_dir.name}.tmp{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        manifest = _write(staging, stream_path, codec, grid, {**PLAYBACK, **(playback or {})}, loaded,
-                          routing(chunk, table["frame"].to_numpy(), loaded), chunk, info or {})
+        _write(staging, manifest, stream_path, loaded, chunk)
         shutil.rmtree(out_dir, ignore_errors=True)
         os.replace(staging, out_dir)
     finally:
@@ -86,26 +98,14 @@ def build(stream_path, codec_path, patches_path, out_dir, *, scale: int, playbac
     return manifest
 
 
-def _write(folder: Path, stream_path, codec: dict, grid, playback: dict, loaded, route: dict, chunk,
-           info: dict) -> dict:
-    stream_name = "lr" + Path(stream_path).suffix
-    shutil.copyfile(stream_path, folder / stream_name)
-    entries = model_entries(loaded, folder)
+def _write(folder: Path, manifest: dict, stream_path, loaded, chunk) -> None:
+    """Write the stream, the models and the map into `folder`, then the manifest listing them."""
+    route = manifest["routing"]
+    shutil.copyfile(stream_path, folder / manifest["stream"]["file"])
+    manifest["models"] = model_entries(loaded, folder)
+    files = [manifest["stream"]["file"], *(e["file"] for e in manifest["models"] if e["file"])]
     if route["by"] == "map":
         (folder / route["map"]["file"]).write_bytes(fmt.encode_map(chunk, route["k"]))
-    files = sorted([stream_name, *(e["file"] for e in entries if e["file"])]
-                   + ([route["map"]["file"]] if route["by"] == "map" else []))
-    manifest = {
-        "format": fmt.FORMAT, "version": fmt.VERSION,
-        "scale": grid.scale, "frames": codec["frames"], "fps": codec["fps"],
-        "lr_size": [codec["width"], codec["height"]],
-        "hr_size": [codec["width"] * grid.scale, codec["height"] * grid.scale],
-        "grid": {"rows": grid.rows, "cols": grid.cols, "patch_h": grid.patch_h, "patch_w": grid.patch_w},
-        "playback": playback,
-        "stream": {**{k: v for k, v in codec.items() if k != "bytes"}, "file": stream_name},
-        "models": entries, "routing": route,
-        "files": {name: fmt.file_entry(folder / name) for name in files},
-        "about": {**info, "made_by": f"stdo {__version__}"},
-    }
+        files.append(route["map"]["file"])
+    manifest["files"] = {name: fmt.file_entry(folder / name) for name in sorted(files)}
     save_json(manifest, folder / fmt.MANIFEST)
-    return manifest

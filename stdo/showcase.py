@@ -1,10 +1,12 @@
 """Stage: something to look at. A short side-by-side video of one (video, scale, rate point):
 
-    bicubic from the LR stream | the best method (highest VMAF at that rate) | the original HR
+    bicubic from the LR stream | the best method (highest VMAF at that rate) |
+    the HR video through the codec at the closest bytes (when there is an HR baseline) | the original
 
-each panel the same full-resolution crop from the middle of the frame, labelled with its method,
-delivered kbit/s and VMAF, played from the packages by the client's own function. Written as an
-MP4 (H.264) and as a self-contained HTML page embedding it, which the Snakemake report shows."""
+each panel the same full-resolution crop from the middle of the frame, labelled with what it is,
+its delivered kbit/s and VMAF; the LR panels are played from the packages by the client's own
+function. Written as an MP4 (H.264) and as a self-contained HTML page embedding it, which the
+Snakemake report shows."""
 from __future__ import annotations
 
 import base64
@@ -24,7 +26,7 @@ from .io import atomic_path, load_frames, load_json
 
 log = logging.getLogger(__name__)
 REFERENCES = ("bicubic", "general")
-LABEL_HEIGHT = 30
+LINE_HEIGHT = 20
 
 
 def best_method(runs: list[dict]) -> dict:
@@ -35,10 +37,12 @@ def best_method(runs: list[dict]) -> dict:
     return max(methods, key=lambda r: r["vmaf"])
 
 
-def labelled(panel: np.ndarray, text: str) -> np.ndarray:
-    """The panel under a black bar with `text` in white."""
-    bar = np.zeros((LABEL_HEIGHT, panel.shape[1], 3), np.uint8)
-    cv2.putText(bar, text, (6, LABEL_HEIGHT - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+def labelled(panel: np.ndarray, lines: tuple[str, ...]) -> np.ndarray:
+    """The panel under a black bar with `lines` of white text."""
+    bar = np.zeros((LINE_HEIGHT * len(lines) + 6, panel.shape[1], 3), np.uint8)
+    for i, text in enumerate(lines):
+        cv2.putText(bar, text, (6, LINE_HEIGHT * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1,
+                    cv2.LINE_AA)
     return np.concatenate([bar, panel])
 
 
@@ -55,28 +59,43 @@ def frames_side_by_side(streams, labels, columns: slice):
                              axis=1)
 
 
+def scores(run: dict) -> str:
+    return f"{run['kbps_package']:.0f} kbit/s, VMAF {run['vmaf']:.1f}"
+
+
+def closest_rate(hr_runs: list[tuple[Path, dict]], kbps: float):
+    """The HR codec point whose rate is closest to `kbps` (on a log scale), or None."""
+    return min(hr_runs, key=lambda run: abs(np.log(run[1]["kbps_package"] / kbps)), default=None)
+
+
 def side_by_side(metric_paths, hr_path, out_video, out_html, *, video: str, scale: int, rate: str,
-                 seconds: float = 10.0, threads: int = 1) -> dict:
+                 hr_metric_paths=(), seconds: float = 10.0, threads: int = 1) -> dict:
     runs = {run["method"]: (Path(p), run) for p, run in ((p, load_json(p)) for p in metric_paths)}
     if "bicubic" not in runs:
         raise InputError("side by side: the bicubic reference's metrics are missing")
     best = best_method([r for _, r in runs.values()])
-    shown = [runs["bicubic"], runs[best["method"]]]
-    packages = [open_package(path.parent / "package") for path, _ in shown]
+    packages = [open_package(runs[m][0].parent / "package") for m in ("bicubic", best["method"])]
     fps = packages[0].manifest["fps"]
     count = min(packages[0].manifest["frames"], max(1, int(round(seconds * fps))))
+    sources = [itertools.islice(upscale(p, threads=threads), count) for p in packages]
+    labels = [(f"bicubic, LR stream {rate}", scores(runs["bicubic"][1])), (best["method"], scores(best))]
+    codec = closest_rate([(Path(p), load_json(p)) for p in hr_metric_paths], best["kbps_package"])
+    if codec is not None:
+        sources.append(itertools.islice(stream.decode(codec[0].parent / "stream.mp4"), count))
+        labels.append((f"HR through the codec, {codec[1]['rate']}", scores(codec[1])))
     hr = load_frames(hr_path)
-    labels = [f"{'bicubic from the LR stream' if r['method'] == 'bicubic' else r['method']}: "
-              f"{r['kbps_package']:.0f} kbit/s, VMAF {r['vmaf']:.1f}" for _, r in shown] + ["original (HR)"]
-    sources = [itertools.islice(upscale(p, threads=threads), count) for p in packages] + [iter(hr[:count])]
+    sources.append(iter(hr[:count]))
+    labels.append(("original (HR)", ""))
     columns = centre_crop(hr.shape[2], len(sources))
     stream.encode(frames_side_by_side(sources, labels, columns), out_video, fps=fps, encoder="libx264",
                   preset="medium", crf=20, threads=threads)
-    page = showcase_page(Path(out_video).read_bytes(), title=f"{video} x{scale} at {rate}: " + " | ".join(labels))
+    title = f"{video} x{scale} at {rate}: " + " | ".join(f"{name} ({detail})" if detail else name
+                                                         for name, detail in labels)
+    page = showcase_page(Path(out_video).read_bytes(), title=title)
     with atomic_path(out_html) as tmp:
         tmp.write_text(page)
-    log.info("side by side at %s: bicubic | %s | original, %d frames", rate, best["method"], count)
-    return {"best": best["method"], "frames": count}
+    log.info("%s, %d frames", title, count)
+    return {"best": best["method"], "codec": codec[1]["rate"] if codec else None, "frames": count}
 
 
 def showcase_page(mp4: bytes, *, title: str) -> str:

@@ -64,6 +64,7 @@ def build(clip, out, rate="lossless", models_=("chunk0.pt", "chunk1.pt"), split=
     package.build(clip / stream_file, clip / f"{rate}.json", clip / "patches.parquet", out, scale=4,
                   playback={"pad": pad},
                   model_paths=[clip / m for m in models_], chunks_path=clip / f"{split}.parquet" if split else None,
+                  meta_path=clip / "meta.json",
                   info={"method": "test", "rate": rate})
     return out
 
@@ -87,6 +88,7 @@ def test_a_package_holds_exactly_what_its_manifest_lists(stdo_package):
                                                                  "model1.onnx", "chunks.bin"}
     assert manifest["routing"]["by"] == "map" and manifest["routing"]["chunk_model"] == [[0, None], [1, None]]
     assert manifest["grid"] == {"rows": 2, "cols": 4, "patch_h": 20, "patch_w": 16}
+    assert manifest["source"] == {"size": [256, 160], "crop": {"x0": 0, "y0": 0, "width": 256, "height": 160}}
     sizes = open_package(stdo_package).bytes_by_role()
     assert sizes["package_bytes"] == sum(p.stat().st_size for p in stdo_package.iterdir())
     params = models.count_params(models.build("espcn", 4, **SMALL))

@@ -22,6 +22,11 @@ def test_stdo_grids_keep_1080p_whole_and_crop_720p_for_all_scales():
     assert plan_crop(1280, 720, [2, 3, 4], GRIDS) == (1200, 720)
 
 
+def test_the_crop_keeps_lr_frames_even_for_the_encoders():
+    assert plan_crop(1276, 724, [4], {4: (1, 1)}) == (1272, 720)  # not 1276x724: LR 319x181
+    assert plan_crop(1290, 720, [3], {3: (5, 3)}) == (1290, 720)  # LR 430x240
+
+
 def test_video_ingest_reads_size_rate_and_makes_bicubic_lr(video_file, bunny, tmp_path):
     meta = run(video_file, tmp_path)
     files = frame_files(tmp_path, [4])

@@ -164,7 +164,7 @@ def test_chromium_plays_the_side_by_side_video(reported, tmp_path):
     (tmp_path / "probe.html").write_text(page.replace("</body>", probe + "</body>"))
     dom = chromium(f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
                    (tmp_path / "probe.html").as_uri())
-    assert 'data-video="252x190"' in dom, dom[-500:]  # three 84 px crops side by side, 160 px + the label bar
+    assert 'data-video="256x206"' in dom, dom[-500:]  # four 64 px crops side by side, 160 px + two label lines
 
 
 def test_markdown_tables_become_html_tables():

@@ -75,10 +75,6 @@ def play(package_path, output, *, runtime=None, device="auto", precision=None, p
     package = open_package(package_path)
     m = package.manifest
     settings = playback(m, runtime=runtime, precision=precision, pad=pad)
-    if settings["runtime"] == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
     frames = Progress(upscale(package, device=device, threads=threads, **settings), m["frames"])
     if lossless:
         stream.encode_lossless(frames, output, fps=m["fps"], threads=threads)

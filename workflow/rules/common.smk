@@ -86,8 +86,9 @@ GENERAL = f"{RSC}/general/x{{scale}}.pt"
 
 
 def print_summary():
-    for name in ("comparison.md",):
-        table = Path(RES) / name
-        if table.exists():
-            print(f"\nResults in {Path(RES).resolve()}: summary.csv (every measure), rd.csv (rate-distortion),"
-                  f" summary.md, comparison.md, psnr_vs_size.png, rd_curves.png\n\n{table.read_text()}")
+    table = Path(RES) / "comparison.md"
+    if table.exists():
+        print(f"\nResults in {Path(RES).resolve()}: summary.csv (every measure), rd.csv (rate-distortion),"
+              f" summary.md, comparison.md, psnr_vs_size.png, rd_curves.png; packages in"
+              f" <video>/x<scale>/<method>/<rate>/package (play one: stdo play PACKAGE -o sr.mp4)"
+              f"\n\n{table.read_text()}")

@@ -17,7 +17,7 @@ def method_chunks(wc):
 
 
 def package_inputs(wc):
-    return {"stream": lr_stream(wc), "codec": f"{lr_dir(wc)}/codec.json",
+    return {"stream": lr_stream(wc), "codec": f"{lr_dir(wc)}/codec.json", "meta": frames(wc.video)["meta"],
             "patches": patches(wc, train_rate(wc.rate)), "models": package_models(wc), "chunks": method_chunks(wc)}
 
 
@@ -48,7 +48,7 @@ rule package:
     benchmark:
         f"{RES}/benchmarks/package/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
     shell:
-        "{STDO} package --stream-path {input.stream:q} --codec-path {input.codec:q}"
+        "{STDO} package --stream-path {input.stream:q} --codec-path {input.codec:q} --meta-path {input.meta:q}"
         " --patches-path {input.patches:q} --out-dir {params.out_dir:q} {params.models} {params.chunks}"
         " --params {params.cfg:q} --log {log:q}"
 
@@ -65,7 +65,8 @@ rule evaluate:
     output:
         f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/metrics.json",
     params:
-        cfg=lambda wc: as_json({"device": config["device"], "info": method_info(wc)}),
+        cfg=lambda wc: as_json({"device": config["device"], "info": method_info(wc),
+                                "papers_metrics": wc.rate == train_rate(wc.rate)}),
         package=lambda wc, input: Path(input.package).parent,
         chunks=lambda wc, input: f"--chunks-path {shlex.quote(input.chunks[0])}" if input.chunks else "",
         metas=lambda wc, input: f"--model-meta-paths {' '.join(map(shlex.quote, input.metas))}" if input.metas else "",

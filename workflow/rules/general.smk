@@ -20,6 +20,7 @@ rule general:
             }
         ),
     threads: config["threads"]["general"]
+    priority: 30  # every later job waits on it
     log:
         f"{RES}/logs/general/x{{scale}}.log",
     benchmark:

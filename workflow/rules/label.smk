@@ -16,6 +16,7 @@ rule label:
             }
         ),
     threads: config["threads"]["label"]
+    priority: 20
     log:
         f"{RES}/logs/label/{{video}}_x{{scale}}_{{rate}}.log",
     benchmark:

@@ -53,6 +53,7 @@ rule side_by_side:
     input:
         metrics=lambda wc: [f"{method_dir(wc, method, SHOWCASE)}/metrics.json" for method in ROWS],
         packages=lambda wc: [f"{method_dir(wc, method, SHOWCASE)}/package/manifest.json" for method in ROWS],
+        codec=lambda wc: expand(rules.encode_hr.output.metrics, video=wc.video, rate=HR_RATES),
         hr=lambda wc: frames(wc.video)["hr"],
     output:
         video=report(f"{REPORT}/{{video}}_x{{scale}}/side_by_side.mp4", caption="../report/side_by_side.rst",
@@ -62,13 +63,14 @@ rule side_by_side:
     params:
         cfg=lambda wc: as_json({"video": wc.video, "scale": int(wc.scale), "rate": SHOWCASE,
                                 "seconds": config["showcase"]["seconds"]}),
+        codec=lambda wc, input: f"--hr-metric-paths {' '.join(map(shlex.quote, input.codec))}" if input.codec else "",
     threads: config["threads"]["evaluate"]
     log:
         f"{RES}/logs/report/{{video}}_x{{scale}}_side_by_side.log",
     benchmark:
         f"{RES}/benchmarks/report/{{video}}_x{{scale}}_side_by_side.tsv"
     shell:
-        "{STDO} side-by-side --metric-paths {input.metrics:q} --hr-path {input.hr:q} --out-video {output.video:q}"
+        "{STDO} side-by-side --metric-paths {input.metrics:q} {params.codec} --hr-path {input.hr:q} --out-video {output.video:q}"
         " --out-html {output.page:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
 
 
