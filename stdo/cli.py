@@ -54,7 +54,8 @@ def parser() -> argparse.ArgumentParser:
     for stage, (_, _, paths) in STAGES.items():
         p = sub.add_parser(stage)
         for name, nargs in paths:
-            p.add_argument("--" + name.replace("_", "-"), dest=name, nargs=nargs, required=nargs not in OPTIONAL)
+            p.add_argument("--" + name.replace("_", "-"), dest=name, nargs=nargs, required=nargs not in OPTIONAL,
+                           default=[] if nargs == "*" else None)  # an empty list is left out of the shell line
         p.add_argument("--params", type=json.loads, default={}, help="JSON object of keyword arguments")
         p.add_argument("--threads", type=int, help="threads this job may use")
         p.add_argument("--log", help="log file (progress); errors also go to stderr")

@@ -334,7 +334,8 @@ def html_page(title: str, body: str) -> str:
 
 def read_benchmarks(paths) -> pd.DataFrame:
     """One row per benchmark TSV (results/benchmarks/<stage>/<job>.tsv): wall seconds and peak RSS
-    (MB); a file with several repeats gives the mean seconds and the largest RSS."""
+    (MB); a file with several repeats gives the mean seconds and the largest RSS. Snakemake writes an RSS
+    of 0 for a job that ended before its first memory sample: that is "not measured" (NaN), shown "-"."""
     rows = []
     for path in paths:
         path = Path(path)
@@ -345,6 +346,8 @@ def read_benchmarks(paths) -> pd.DataFrame:
         rows.append({"stage": path.parent.name, "job": path.stem,
                      "s": pd.to_numeric(bench["s"], errors="coerce").mean(),
                      "max_rss_mb": pd.to_numeric(bench["max_rss"], errors="coerce").max()})
+        if not rows[-1]["max_rss_mb"] > 0:
+            rows[-1]["max_rss_mb"] = float("nan")
     return pd.DataFrame(rows, columns=["stage", "job", "s", "max_rss_mb"])
 
 

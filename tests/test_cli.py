@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import REPO
 
@@ -23,3 +24,21 @@ def test_stage_writes_progress_to_its_log(frames_dir, tmp_path):
                "--params", '{"scales": [4], "grids": {"4": [4, 2]}}', "--log", str(log))
     assert run.returncode == 0, run.stderr
     assert "6 frames" in log.read_text()
+
+
+def test_the_console_script_runs_the_stages_and_the_client():
+    script = Path(sys.executable).with_name("stdo")  # installed by pip from [project.scripts]
+    stages = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+    client = subprocess.run([str(script), "play", "--help"], capture_output=True, text=True)
+    assert stages.returncode == 0 and "evaluate" in stages.stdout and "encode-lr" in stages.stdout
+    assert client.returncode == 0 and "--runtime" in client.stdout and "--lossless" in client.stdout
+
+
+def test_an_optional_list_left_out_is_an_empty_list():
+    # with `codec: none` the workflow leaves --hr-metric-paths out of the shell line
+    from stdo.cli import parser
+
+    args = parser().parse_args(["aggregate", "--metric-paths", "a.json", "--out-csv", "s.csv", "--out-md", "s.md",
+                                "--out-comparison", "c.md", "--out-plot", "p.png", "--out-rd-csv", "rd.csv",
+                                "--out-rd-plot", "rd.png"])
+    assert args.hr_metric_paths == [] and args.metric_paths == ["a.json"]

@@ -164,14 +164,15 @@ def test_every_job_went_through_sbatch_and_completed(on_slurm):
 def test_each_chunk_model_is_its_own_slurm_job(on_slurm):
     root, run = on_slurm
     train = {job_id: job["wildcards"] for job_id, job in slurm_jobs(run).items() if job["rule"] == "train"}
-    models = sorted(root.glob("results/*/x*/*/chunk*.pt"))
-    # one job per chunk model, wildcards video_scale_method_chunk, all different
+    models = sorted(root.glob("results/*/x*/*/*/chunk*.pt"))  # <video>/x<scale>/<method>/<rate>/chunk<i>.pt
+    # one job per chunk model, wildcards video_scale_method_rate_chunk, all different
     assert len(train) == len(set(train.values())) == len(models)
-    expected = {f"{p.parts[-4]}_{p.parts[-3].removeprefix('x')}_{p.parts[-2]}_{p.stem.removeprefix('chunk')}"
-                for p in models}
+    expected = {"_".join([p.parts[-5], p.parts[-4].removeprefix("x"), p.parts[-3], p.parts[-2],
+                          p.stem.removeprefix("chunk")]) for p in models}
     assert set(train.values()) == expected
     k = METHODS["stdo"]["k"]
-    assert {w for w in train.values() if w.startswith("tiny_4_stdo_")} == {f"tiny_4_stdo_{c}" for c in range(k)}
+    assert ({w for w in train.values() if w.startswith("tiny_4_stdo_")}
+            == {f"tiny_4_stdo_lossless_{c}" for c in range(k)})
 
 
 def test_gpu_profile_jobs_are_accepted_and_get_a_gpu(slurm, frames_dir, tmp_path):
