@@ -1,35 +1,36 @@
-"""Training-loop throughput against the model alone, on real patches of the bundled clip.
+"""Training-loop throughput against the model alone, and its peak anonymous memory, on real frames.
 
-Prints samples/second of (a) the model's forward + backward + Adam step on one pre-built batch
-(the ceiling) and (b) the real loop `stdo.train.fit` drawing random flipped crops from the
-preloaded patch tensors, and their ratio. Both are measured in the same run, same threads.
+Two clips: the bundled one (1280x720) and the same frames upscaled to 1920x1080 (bicubic), each
+written as hr.npy / lr_x4.npy in a temporary folder and memory-mapped, as the pipeline reads them.
+For each, prints samples/second of (a) the model's forward + backward + Adam step on one pre-built
+batch (the ceiling) and (b) the real loop `stdo.train.fit` drawing random flipped crops from the
+memory-mapped frames over all the clip's patches (m0), their ratio (same run, same threads,
+interleaved), the peak RssAnon of this process during the loop, and what the former sampler held
+in memory on top (all the patches, preloaded).
 
     python benchmarks/train_throughput.py [--steps 60] [--threads 1] [--batch 32] [--crop 32] [--precision bf16]
 """
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from clips import write_hd_arrays
+from memory import PeakAnonMemory
 
 from stdo import models
 from stdo.infer import autocast
-from stdo.ingest import bundled_clip, downscale
-from stdo.patches import Grid, cut
+from stdo.io import load_frames
+from stdo.patches import Grid, patch_table
 from stdo.train import CropSampler, fit
 
-
-def bunny_patches(frames: int, scale: int = 4, grid=(10, 5)):
-    cap = cv2.VideoCapture(str(bundled_clip()))
-    hr = np.stack([cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB) for _ in range(frames)])
-    cap.release()
-    lr = downscale(hr, scale)
-    g = Grid.fit(lr.shape[1], lr.shape[2], cols=grid[0], rows=grid[1], scale=scale)
-    return cut(lr, g), cut(hr, g, scale)
+SCALE, GRID = 4, (10, 5)  # the default config's x4 grid
+CLIPS = {"720p": (1280, 720), "1080p": (1920, 1080)}
 
 
 def model_only(model, x, y, steps: int, precision: str) -> float:
@@ -45,39 +46,54 @@ def model_only(model, x, y, steps: int, precision: str) -> float:
     return time.perf_counter() - start
 
 
+def measure(folder: Path, args) -> dict:
+    """Best samples/s of the model alone and of the loop, peak RssAnon (MB), patches and their bytes."""
+    lr, hr = load_frames(folder / f"lr_x{SCALE}.npy"), load_frames(folder / "hr.npy")
+    grid = Grid.fit(lr.shape[1], lr.shape[2], cols=GRID[0], rows=GRID[1], scale=SCALE)
+    table = patch_table(len(lr), grid, eval_every=10)
+    p, rates = args.precision, {}
+    with PeakAnonMemory() as mem:
+        sampler = CropSampler.of_patches(lr, hr, table, table["patch_id"], SCALE, args.crop, "cpu")
+        x, y, _ = sampler.sample(args.batch)
+        torch.manual_seed(0)
+        model = models.build("espcn", SCALE)
+        fit(model, sampler, 5, args.batch, 1e-3)  # warm-up (and leaves the zero-init tail)
+        for _ in range(args.repeats):  # interleaved, best of N: robust to a busy machine
+            for precision in dict.fromkeys(["fp32", p]):
+                seconds = model_only(model, x, y, args.steps, precision)
+                rates.setdefault(f"model {precision}", []).append(args.batch * args.steps / seconds)
+            result = fit(model, sampler, args.steps, args.batch, 1e-3, precision=p, log_every=args.steps)
+            rates.setdefault(f"loop {p}", []).append(args.batch * args.steps / result["train_seconds"])
+    preloaded = len(table) * np.prod(grid.patch_size()) * 3 * (1 + SCALE ** 2)
+    return {**{k: max(v) for k, v in rates.items()}, "peak_mb": mem.peak_mb, "patches": len(table),
+            "preloaded_mb": preloaded / 2 ** 20}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--crop", type=int, default=32)
-    ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--frames", type=int, default=132, help="frames of the clip (all 132 by default)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--clips", nargs="+", choices=list(CLIPS), default=list(CLIPS))
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="autocast of the training loop")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    lr, hr = bunny_patches(args.frames)
-    sampler = CropSampler(lr, hr, 4, args.crop, "cpu")
-    x, y, _ = sampler.sample(args.batch)
-    torch.manual_seed(0)
-    model = models.build("espcn", 4)
-    fit(model, sampler, 5, args.batch, 1e-3)  # warm-up (and leaves the zero-init tail)
     p = args.precision
-    rates = {"model only fp32": [], f"model only {p}": [], f"training loop {p}": []}
-    for _ in range(args.repeats):  # interleaved, best of N: robust to a busy machine
-        for precision in dict.fromkeys(["fp32", p]):
-            seconds = model_only(model, x, y, args.steps, precision)
-            rates[f"model only {precision}"].append(args.batch * args.steps / seconds)
-        result = fit(model, sampler, args.steps, args.batch, 1e-3, precision=p, log_every=args.steps)
-        rates[f"training loop {p}"].append(args.batch * args.steps / result["train_seconds"])
-    best = {k: max(v) for k, v in rates.items()}
-    print(f"espcn x4, batch {args.batch} of {args.crop}x{args.crop} LR crops, {args.threads} thread(s), "
-          f"{len(lr)} real patches, best of {args.repeats} x {args.steps} steps")
-    for name, rate in best.items():
-        print(f"  {name:20s} {rate:8.1f} samples/s")
-    print(f"  loop / model ({p})   {best[f'training loop {p}'] / best[f'model only {p}']:8.1%}")
-    if p != "fp32":
-        print(f"  {p} loop / fp32 model {best[f'training loop {p}'] / best['model only fp32']:8.1%}")
+    print(f"espcn x{SCALE}, batch {args.batch} of {args.crop}x{args.crop} LR crops, {args.threads} thread(s), "
+          f"{args.frames} frames, all patches (grid {GRID[0]}x{GRID[1]}), best of {args.repeats} x {args.steps} steps")
+    print(f"  clip   patches  model {p:4s}  loop {p:4s}  loop/model" + ("  loop/fp32 model" if p != "fp32" else "")
+          + "  peak RssAnon  preloaded patches (former sampler)")
+    for name in args.clips:
+        with tempfile.TemporaryDirectory(prefix=f"stdo_{name}_") as tmp:
+            write_hd_arrays(tmp, args.frames, scales=(SCALE,), size=CLIPS[name])
+            r = measure(Path(tmp), args)
+        vs_fp32 = f"  {r[f'loop {p}'] / r['model fp32']:16.1%}" if p != "fp32" else ""
+        print(f"  {name:5s}  {r['patches']:7d}  {r[f'model {p}']:8.1f}/s  {r[f'loop {p}']:7.1f}/s  "
+              f"{r[f'loop {p}'] / r[f'model {p}']:10.1%}{vs_fp32}  {r['peak_mb']:9.0f} MB  "
+              f"{r['preloaded_mb']:14.0f} MB", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@
   trained, on a frozen backbone) or `jstdo` (one model on a data-aware subset of the chunks).
 
 Training samples are random crops (with random horizontal/vertical flips) inside the chunk's
-patches. All patches are preloaded once as uint8 tensors; a batch is one vectorised gather, so
-there is no image decoding and no Python loop per sample on the training path."""
+patches. The sampler holds only the patch boxes and reads each batch's crops straight from the
+memory-mapped frames (one vectorised fancy index per array), so memory follows the batch, not the
+video, and there is no image decoding and no Python loop per sample on the training path."""
 from __future__ import annotations
 
 import logging
@@ -17,47 +18,77 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from numpy.lib.stride_tricks import sliding_window_view
 from torch import nn
 
 from . import models
 from .cluster import load_chunks
 from .errors import InputError
-from .infer import autocast, setup
+from .infer import autocast, setup, to_tensor
 from .io import load_frames
-from .patches import gather, grid_of
+from .patches import grid_of
 
 log = logging.getLogger(__name__)
 
 
 class CropSampler:
-    """Random aligned LR/HR crops of `crop` LR pixels from (N, h, w, 3) uint8 LR/HR patch stacks."""
+    """Random aligned LR/HR crops of `crop` LR pixels inside patches of (T, H, W, 3) uint8 frames.
 
-    def __init__(self, lr: np.ndarray, hr: np.ndarray, scale: int, crop: int, device, seed: int = 0):
-        self.lr = torch.from_numpy(np.require(lr, requirements=["C", "W"])).to(device)
-        self.hr = torch.from_numpy(np.require(hr, requirements=["C", "W"])).to(device)
+    A patch is a box (frame, LR y0, LR x0) of `patch` = (h, w) LR pixels, at `scale` times that in
+    the HR frames; without boxes every frame is one patch (a stack of patches). Frames are never
+    copied: memory-mapped ones are read a batch of crops at a time."""
+
+    def __init__(self, lr: np.ndarray, hr: np.ndarray, scale: int, crop: int, device, seed: int = 0,
+                 boxes: np.ndarray | None = None, patch: tuple[int, int] | None = None):
+        self.lr, self.hr = lr, hr
+        whole_frames = np.column_stack([np.arange(len(lr)), np.zeros((len(lr), 2), int)])
+        self.boxes = np.asarray(whole_frames if boxes is None else boxes, dtype=np.int64)
+        self.patch = tuple(lr.shape[1:3] if patch is None else patch)
         self.scale, self.device = scale, torch.device(device)
-        self.crop = min(crop, lr.shape[1], lr.shape[2])
-        self.gen = torch.Generator(device=device).manual_seed(seed)
+        self.crop = min(crop, *self.patch)
+        self.gen = torch.Generator().manual_seed(seed)  # on the CPU: the same draws on any device
 
-    def _ramp(self, size: int, flip: torch.Tensor) -> torch.Tensor:
-        """(B, size) offsets 0..size-1, reversed for the samples that are flipped."""
-        ramp = torch.arange(size, device=self.device)
-        return torch.where(flip[:, None], size - 1 - ramp, ramp)
+    @classmethod
+    def of_patches(cls, lr: np.ndarray, hr: np.ndarray, table: pd.DataFrame, ids, scale: int, crop: int,
+                   device, seed: int = 0) -> CropSampler:
+        """The sampler over the patches `ids` of a patch table (patches.parquet) of these frames."""
+        boxes = table.set_index("patch_id").loc[ids, ["frame", "lr_y0", "lr_x0"]].to_numpy()
+        return cls(lr, hr, scale, crop, device, seed, boxes=boxes, patch=grid_of(table, scale).patch_size())
 
-    def _start(self, limit: int, batch: int) -> torch.Tensor:
-        return torch.randint(0, limit - self.crop + 1, (batch, 1), generator=self.gen, device=self.device)
+    def draw(self, batch: int) -> tuple[np.ndarray, ...]:
+        """Random (patch index, LR y, LR x offset inside the patch, vertical flip, horizontal flip), drawn
+        in the order the sampler has always drawn them, so a seed still trains the same models."""
+        idx = torch.randint(0, len(self.boxes), (batch,), generator=self.gen)
+        flip_y, flip_x = torch.randint(0, 2, (2, batch), generator=self.gen).bool()
+        y, x = (torch.randint(0, size - self.crop + 1, (batch,), generator=self.gen) for size in self.patch)
+        return idx.numpy(), y.numpy(), x.numpy(), flip_y.numpy(), flip_x.numpy()
+
+    def crops(self, idx, y, x, flip_y, flip_x) -> tuple[np.ndarray, np.ndarray]:
+        """(B, c, c, 3) LR and (B, c*s, c*s, 3) HR uint8 crops at the drawn places."""
+        frame, y0, x0 = self.boxes[idx].T
+        c, s = self.crop, self.scale
+        return (_read_crops(self.lr, frame, y0 + y, x0 + x, c, flip_y, flip_x),
+                _read_crops(self.hr, frame, (y0 + y) * s, (x0 + x) * s, c * s, flip_y, flip_x))
 
     def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, 3, c, c) LR and (B, 3, c*s, c*s) HR crops as float in [0, 1], and their patch indices."""
-        c, s = self.crop, self.scale
-        idx = torch.randint(0, len(self.lr), (batch, 1, 1), generator=self.gen, device=self.device)
-        flip_y, flip_x = torch.randint(0, 2, (2, batch), generator=self.gen, device=self.device).bool()
-        y0, x0 = self._start(self.lr.shape[1], batch), self._start(self.lr.shape[2], batch)
-        lr = self.lr[idx, (y0 + self._ramp(c, flip_y))[:, :, None], (x0 + self._ramp(c, flip_x))[:, None, :]]
-        hr = self.hr[idx, (y0 * s + self._ramp(c * s, flip_y))[:, :, None],
-                     (x0 * s + self._ramp(c * s, flip_x))[:, None, :]]
-        return (lr.permute(0, 3, 1, 2).float().div_(255.0), hr.permute(0, 3, 1, 2).float().div_(255.0),
-                idx.view(-1))
+        idx, *where = self.draw(batch)
+        lr, hr = self.crops(idx, *where)
+        return to_tensor(lr, self.device), to_tensor(hr, self.device), torch.from_numpy(idx).to(self.device)
+
+
+def _read_crops(frames: np.ndarray, frame, y0, x0, size: int, flip_y, flip_x) -> np.ndarray:
+    """(B, size, size, C) crops of (T, H, W, C) `frames` at (frame, y0, x0), flipped where asked.
+
+    One fancy index into the view of all row segments `size` pixels long, so each crop row is one
+    contiguous copy (2-3x faster on a memmap than indexing pixel by pixel); flipped rows are read
+    in reverse order, and horizontal flips made on the batch."""
+    segments = sliding_window_view(frames, (size, frames.shape[-1]), axis=(2, 3))
+    ramp = np.arange(size)
+    rows = y0[:, None] + np.where(flip_y[:, None], size - 1 - ramp, ramp)
+    crops = segments[frame[:, None], rows, x0[:, None], 0]
+    crops[flip_x] = crops[flip_x, :, ::-1]
+    return crops
 
 
 def fit(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr: float,
@@ -120,9 +151,8 @@ def jstdo_subset(chunk: np.ndarray, keep, seed: int) -> np.ndarray:
 
 
 def _sampler(lr_path, hr_path, patches_path, ids, scale, crop, device, seed) -> CropSampler:
-    grid = grid_of(pd.read_parquet(patches_path), scale)
-    return CropSampler(gather(load_frames(lr_path), grid, ids), gather(load_frames(hr_path), grid, ids, factor=scale),
-                       scale, crop, device, seed=seed)
+    return CropSampler.of_patches(load_frames(lr_path), load_frames(hr_path), pd.read_parquet(patches_path), ids,
+                                  scale, crop, device, seed)
 
 
 def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *, scale: int,
@@ -145,8 +175,9 @@ def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *,
              steps, budget, models.count_params(model), dev)
     result = fit(model, sampler, my_steps, batch_size, lr, precision=precision)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "seed": seed, "precision": precision, "chunk": chunk, "patches": len(ids), "steps": my_steps, "budget_steps": steps,
-            "budget": budget, "crop": sampler.crop, "device": str(dev), "threads": torch.get_num_threads(), **result}
+            "init": init, "seed": seed, "precision": precision, "chunk": chunk, "patches": len(ids), "steps": my_steps,
+            "budget_steps": steps, "budget": budget, "crop": sampler.crop, "device": str(dev),
+            "threads": torch.get_num_threads(), **result}
     models.save_checkpoint(model, out, meta)
     return meta
 
@@ -183,8 +214,8 @@ def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, 
              my_steps, steps, budget, models.count_params(model), dev)
     result = fit(model, sampler, my_steps, batch_size, lr, route=route, params=params, precision=precision)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "seed": seed, "precision": precision, "mode": mode, "patches": int(len(ids)), "steps": my_steps,
-            "budget_steps": steps, "budget": budget, "crop": sampler.crop,
+            "init": init, "seed": seed, "precision": precision, "mode": mode, "patches": int(len(ids)),
+            "steps": my_steps, "budget_steps": steps, "budget": budget, "crop": sampler.crop,
             "device": str(dev), "threads": torch.get_num_threads(), **extra, **result}
     models.save_checkpoint(model, out, meta)
     return meta
