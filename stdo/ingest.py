@@ -1,6 +1,12 @@
 """Stage 1: decode a video, a VSD4K folder or a folder of frames into memory-mappable uint8 HR
 and LR frame arrays, plus a meta JSON.
 
+Every frame is decoded once. A video's frames are counted without decoding, from the packets PyAV
+demuxes (checked against the count the container declares, where it declares one), then decoded
+by OpenCV (cvtColor BGR to RGB), which must yield exactly that many. Frames go through in batches:
+each is appended to hr.npy and downscaled, in memory, for every scale's lr_x{s}.npy, so memory is
+bounded by the batch whatever the length of the video.
+
 HR is cropped at the top-left corner (so given LR frames stay aligned) to the largest size that
 every configured scale and patch grid divides. Missing LR frames are made from the cropped HR
 with PyTorch's antialiased bicubic (`interpolate(mode="bicubic", antialias=True)`: the
@@ -8,14 +14,17 @@ PIL-compatible Keys kernel, a = -0.5, widened by the scale), rounded to uint8.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import logging
 import math
+import os
 import re
 from pathlib import Path
 from typing import Iterator
 
+import av
 import cv2
 import numpy as np
 import torch
@@ -88,6 +97,8 @@ class Source:
             if not self.hr_files:
                 raise InputError(f"{path}: folder holds no frames ({', '.join(sorted(IMAGE_SUFFIXES))})")
             self.count = len(self.hr_files)
+        # All of it is ingested: then a video's decoder must end where its count does.
+        self.whole = not max_frames or max_frames >= self.count
         if max_frames:
             self.count = min(self.count, max_frames)
             self.hr_files = self.hr_files[: self.count]
@@ -106,7 +117,7 @@ class Source:
 
     def hr_frames(self) -> Iterator[np.ndarray]:
         if self.kind == "video":
-            yield from _decode_video(self.path, self.count)
+            yield from _decode_video(self.path, self.count, self.whole)
         else:
             yield from (read_image(p) for p in self.hr_files)
 
@@ -117,27 +128,54 @@ class Source:
 
 
 def _probe_video(path: Path) -> tuple[int, float | None]:
+    """The frame count (from the packets) and OpenCV's frame rate, decoding nothing."""
     cap = cv2.VideoCapture(str(path))
     try:
-        fps = cap.get(cv2.CAP_PROP_FPS) if cap.isOpened() else 0.0
-        count = 0
-        while cap.isOpened() and cap.grab():
-            count += 1
+        if not cap.isOpened():
+            raise InputError(f"{path}: not a video OpenCV can decode (it cannot open it)")
+        fps = cap.get(cv2.CAP_PROP_FPS)
     finally:
         cap.release()
+    count = _count_frames(path)
     if count == 0:
-        raise InputError(f"{path}: not a video OpenCV can decode (no frame could be read)")
+        raise InputError(f"{path}: not a video OpenCV can decode (it holds no video frames)")
     return count, (fps if fps and math.isfinite(fps) and fps > 0 else None)
 
 
-def _decode_video(path: Path, count: int) -> Iterator[np.ndarray]:
+def _count_frames(path: Path) -> int:
+    """Frames of the first video stream (the one OpenCV decodes): its packets that carry data, less
+    those the container marks discarded (outside an MP4 edit list), which decoders drop. Discarded
+    ones included, they must be as many as the container declares, where it declares a number (MP4
+    and AVI do, Matroska does not): fewer means a truncated or damaged file."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError(f"{path}: holds no video stream")
+            stream = container.streams.video[0]
+            declared, packets, discarded = stream.frames, 0, 0
+            for packet in container.demux(stream):
+                if packet.size:  # not the empty packet that ends the stream
+                    packets += 1
+                    discarded += packet.is_discard
+    except av.FFmpegError as exc:
+        raise InputError(f"{path}: cannot read the video's packets: {' '.join(str(exc).split())}") from exc
+    if declared and declared != packets:
+        raise InputError(f"{path}: the container declares {declared} frames but holds {packets} video packets "
+                         "(truncated or damaged?)")
+    return packets - discarded
+
+
+def _decode_video(path: Path, count: int, whole: bool) -> Iterator[np.ndarray]:
+    """`count` frames decoded by OpenCV; `whole`: they are all the video should hold."""
     cap = cv2.VideoCapture(str(path))
     try:
-        for _ in range(count):
+        for i in range(count):
             ok, frame = cap.read()
             if not ok:
-                raise InputError(f"{path}: decoding stopped early")
+                raise InputError(f"{path}: decoded {i} of {count} frames")
             yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        if whole and cap.grab():
+            raise InputError(f"{path}: decoded more than the {count} frames its packets count")
     finally:
         cap.release()
 
@@ -157,17 +195,14 @@ def plan_crop(width: int, height: int, scales, grids, name="video") -> tuple[int
 
 def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
     """Antialiased bicubic downscaling of (T, H, W, 3) uint8 frames by an integer scale."""
-    t = torch.from_numpy(np.array(hr)).permute(0, 3, 1, 2).float()
-    size = (hr.shape[1] // scale, hr.shape[2] // scale)
+    return _downscale_float(torch.from_numpy(np.array(hr)).permute(0, 3, 1, 2).float(), scale)
+
+
+def _downscale_float(t: torch.Tensor, scale: int) -> np.ndarray:
+    """`downscale` of the frames as float (T, 3, H, W) with channels-last strides, as it makes them."""
+    size = (t.shape[2] // scale, t.shape[3] // scale)
     lr = F.interpolate(t, size=size, mode="bicubic", antialias=True, align_corners=False)
     return lr.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-
-def _fill(path: Path, shape, frames: Iterator[np.ndarray]) -> None:
-    array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
-    for i, frame in enumerate(frames):
-        array[i] = frame
-    array.flush()
 
 
 def _cropped(frames, width, height, name, expect=None):
@@ -194,15 +229,43 @@ def _lr_frames(files, scale, hr_size, crop):
         yield lr[: crop[1] // scale, : crop[0] // scale]
 
 
+def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """Consecutive batches of `size` frames (the last may be shorter), stacked."""
+    while chunk := list(itertools.islice(frames, size)):
+        yield np.stack(chunk)
+
+
+@contextlib.contextmanager
+def _npy_writer(path: Path, count: int, width: int, height: int):
+    """An open .npy file of (count, height, width, 3) uint8 frames, to be written in order after its
+    header. Plain writes, not a memory map: mapped pages would count as this process's memory."""
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": "|u1", "fortran_order": False, "shape": (count, height, width, 3)})
+        yield f
+        f.flush()
+        os.fsync(f.fileno())  # on disk before staged_dir renames it into place
+
+
 def _write_frames(files, src: Source, frames, size, crop, scales, batch: int) -> None:
-    _fill(files["hr"], (src.count, crop[1], crop[0], 3), _cropped(frames, crop[0], crop[1], str(src.path)))
-    hr = np.load(files["hr"], mmap_mode="r")
-    for s in scales:
-        if s in src.lr_files:
-            lr = _lr_frames(src.lr_files[s], s, size, crop)
-        else:
-            lr = (f for i in range(0, src.count, batch) for f in downscale(hr[i:i + batch], s))
-        _fill(files[f"lr_x{s}"], (src.count, crop[1] // s, crop[0] // s, 3), lr)
+    """Write hr.npy and every lr_x{s}.npy batch by batch as the HR frames arrive."""
+    width, height = crop
+    given = {s: _lr_frames(lr_files, s, size, crop) for s, lr_files in src.lr_files.items()}
+    made = [s for s in scales if s not in given]
+    # Each batch in float once for every scale, in one reused buffer: a new tensor per batch cost
+    # page faults worth a fifth of ingest's time. Memory is only touched when a scale is made.
+    floats = torch.empty((batch, height, width, 3))
+    with contextlib.ExitStack() as stack:
+        hr_out = stack.enter_context(_npy_writer(files["hr"], src.count, width, height))
+        lr_out = {s: stack.enter_context(_npy_writer(files[f"lr_x{s}"], src.count, width // s, height // s))
+                  for s in scales}
+        for hr in _batches(_cropped(frames, width, height, str(src.path)), batch):
+            hr.tofile(hr_out)
+            for s in given:
+                np.stack([next(given[s]) for _ in hr]).tofile(lr_out[s])
+            t = floats[:len(hr)].copy_(torch.from_numpy(hr)).permute(0, 3, 1, 2) if made else None
+            for s in made:
+                _downscale_float(t, s).tofile(lr_out[s])
 
 
 def ingest(source, out_dir, scales, grids, max_frames: int | None = None, threads: int = 1,

@@ -1,12 +1,14 @@
 import json
 
+import av
 import cv2
 import numpy as np
 import pytest
-
 from conftest import make_vsd4k, write_png
+
+from stdo.delivery.stream import encode
 from stdo.errors import InputError
-from stdo.ingest import downscale, frame_files, ingest, plan_crop
+from stdo.ingest import bundled_clip, downscale, frame_files, ingest, plan_crop
 
 GRIDS = {2: (20, 10), 3: (10, 6), 4: (10, 5)}
 SMALL = {4: (4, 2)}
@@ -37,6 +39,68 @@ def test_video_ingest_reads_size_rate_and_makes_bicubic_lr(video_file, bunny, tm
     np.testing.assert_array_equal(lr, downscale(hr, 4))
     assert np.abs(hr.astype(int) - bunny).mean() < 6  # MJPG is lossy, but it is the same clip
     assert json.loads(files["meta"].read_text()) == meta
+
+
+def opencv_frames(path, count=None) -> np.ndarray:
+    """A video's frames as OpenCV decodes them, in RGB: the pixels ingest must keep."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while len(frames) != count and (frame := cap.read()[1]) is not None:
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return np.stack(frames)
+
+
+def test_one_pass_equals_decoding_everything_then_downscaling(tmp_path):
+    """Real 720p frames written and downscaled batch by batch (4, 4, then 2) as they are decoded."""
+    meta = run(bundled_clip(), tmp_path, scales=(3, 4), grids=GRIDS, max_frames=10, batch=4)
+    hr = opencv_frames(bundled_clip(), 10)[:, :720, :1200]
+    assert meta["crop"] == {"x0": 0, "y0": 0, "width": 1200, "height": 720} and meta["frames"] == 10
+    np.testing.assert_array_equal(np.load(tmp_path / "hr.npy"), hr)
+    for s in (3, 4):
+        np.testing.assert_array_equal(np.load(tmp_path / f"lr_x{s}.npy"), downscale(hr, s))
+
+
+@pytest.fixture(scope="module")
+def mp4_file(bunny, tmp_path_factory):
+    path = tmp_path_factory.mktemp("mp4") / "bunny.mp4"
+    encode(bunny, path, fps=25, encoder="libx264", crf=18)
+    return path
+
+
+def test_frames_an_edit_list_hides_are_not_counted(mp4_file, tmp_path):
+    """An MP4 whose edit list starts two frames in (as a cut without re-encoding makes): its first
+    two samples are demuxed but marked discarded, and OpenCV gives the four frames after them."""
+    edited = tmp_path / "edited.mp4"
+    with av.open(str(mp4_file)) as source, av.open(str(edited), "w") as out:
+        stream = source.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        for packet in source.demux(stream):
+            if packet.size:
+                packet.pts -= 2 * packet.duration
+                packet.dts -= 2 * packet.duration
+                packet.stream = copy
+                out.mux(packet)
+    meta = run(edited, tmp_path / "out")
+    assert meta["frames"] == 4
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "hr.npy"), opencv_frames(mp4_file)[2:])
+
+
+def test_a_truncated_video_fails_instead_of_losing_frames(mp4_file, tmp_path):
+    data, cut = mp4_file.read_bytes(), tmp_path / "cut.mp4"
+    cut.write_bytes(data[:-1])  # the last packet one byte short: OpenCV stops decoding early
+    assert_failed_cleanly(tmp_path / "out", cut, r"decoded [0-5] of 6 frames")
+    with av.open(str(mp4_file)) as container:
+        last = [p.size for p in container.demux(video=0) if p.size][-1]
+    cut.write_bytes(data[:-(last + 1)])  # the last packet gone (the file ends with its data)
+    assert_failed_cleanly(tmp_path / "out", cut, "the container declares 6 frames but holds 5 video packets")
+
+
+def test_a_decoder_giving_more_frames_than_counted_fails(video_file, tmp_path, monkeypatch):
+    """No real file is known to do this: a count one short stands in. Asking for fewer is no error."""
+    assert run(video_file, tmp_path / "five", max_frames=5)["frames"] == 5
+    monkeypatch.setattr("stdo.ingest._count_frames", lambda path: 5)
+    assert_failed_cleanly(tmp_path / "out", video_file, "decoded more than the 5 frames its packets count")
 
 
 def test_frames_folder_is_ingested_losslessly_in_natural_order(frames_dir, bunny, tmp_path):
