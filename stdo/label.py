@@ -12,7 +12,7 @@ import numpy as np
 
 from . import metrics, models
 from .errors import InputError
-from .infer import setup, super_resolve
+from .infer import setup, sr_mse
 from .io import load_frames, save_parquet
 from .patches import Grid, cut, patch_table
 
@@ -27,7 +27,8 @@ def gradient_energy(lr_patches: np.ndarray) -> np.ndarray:
 
 
 def label(lr_path, hr_path, general_path, out, *, scale: int, grid: list[int], eval_every: int = 10,
-          device: str = "auto", threads: int = 1, batch_size: int = 64, block: int = 16):
+          device: str = "auto", threads: int = 1, batch_size: int = 64, block: int = 16, precision: str = "fp32"):
+    """`precision` bf16 runs the general model under bf16 autocast (bicubic stays fp32)."""
     dev = setup(device, threads)
     lr, hr = load_frames(lr_path), load_frames(hr_path)
     g = Grid.fit(lr.shape[1], lr.shape[2], cols=grid[0], rows=grid[1], scale=scale)
@@ -44,14 +45,14 @@ def label(lr_path, hr_path, general_path, out, *, scale: int, grid: list[int], e
         lr_p, hr_p = cut(lr[frames], g), cut(hr[frames], g, scale)
         prev = cut(lr[np.maximum(frames - 1, 0)], g)  # frame 0 is its own predecessor
         rows = slice(f0 * g.per_frame, f0 * g.per_frame + len(lr_p))
-        columns["mse"][rows] = metrics.mse(super_resolve(general, lr_p, dev, batch_size), hr_p, shave)
-        columns["bicubic_mse"][rows] = metrics.mse(super_resolve(bicubic, lr_p, dev, batch_size), hr_p, shave)
+        columns["mse"][rows] = sr_mse(general, lr_p, hr_p, dev, batch_size, shave, precision)
+        columns["bicubic_mse"][rows] = sr_mse(bicubic, lr_p, hr_p, dev, batch_size, shave)
         columns["grad_energy"][rows] = gradient_energy(lr_p)
         columns["temporal_diff"][rows] = np.abs(lr_p.astype(np.int16) - prev).mean(axis=(1, 2, 3))
         log.info("labelled frames %d-%d of %d", frames[0], frames[-1], len(lr))
     table = table.assign(**columns, psnr=metrics.psnr(columns["mse"]),
                          bicubic_psnr=metrics.psnr(columns["bicubic_mse"]))
     save_parquet(table, out)
-    log.info("general model (%s): mean patch PSNR %.2f dB, bicubic %.2f dB", meta["arch"],
+    log.info("general model (%s, %s): mean patch PSNR %.2f dB, bicubic %.2f dB", meta["arch"], precision,
              table["psnr"].mean(), table["bicubic_psnr"].mean())
     return table

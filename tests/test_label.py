@@ -2,10 +2,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from stdo import models
+from stdo import metrics, models
 from stdo.errors import InputError
-from stdo.ingest import ingest
+from stdo.infer import sr_mse, super_resolve
+from stdo.ingest import downscale, ingest
 from stdo.label import label
 
 
@@ -35,3 +37,16 @@ def test_a_grid_too_fine_for_the_shave_is_refused(clip, tmp_path):
     with pytest.raises(InputError, match="leave nothing after the 8 px STDO shave"):
         label(clip / "lr_x4.npy", clip / "hr.npy", clip / "bicubic.pt", tmp_path / "p.parquet", scale=4, grid=[16, 8])
     assert not (tmp_path / "p.parquet").exists()
+
+
+@pytest.mark.parametrize("shave", [0, 8])
+def test_patch_mse_where_the_model_runs_equals_the_mse_of_its_8_bit_output(bunny, astronaut, shave):
+    # the astronaut's 512 px wide HR image needs more than one exact float32 partial sum per row
+    torch.manual_seed(0)
+    model = models.build("espcn", 4)
+    for hr in (bunny[:, :160, :256], astronaut[None]):
+        lr = downscale(hr, 4)
+        expected = metrics.mse(super_resolve(model, lr, "cpu"), hr, shave)
+        np.testing.assert_array_equal(sr_mse(model, lr, hr, "cpu", batch_size=4, shave=shave), expected)
+        bf16 = sr_mse(model, lr, hr, "cpu", shave=shave, precision="bf16")
+        np.testing.assert_allclose(metrics.psnr(bf16), metrics.psnr(expected), atol=0.1)

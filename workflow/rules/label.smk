@@ -13,6 +13,7 @@ rule label:
                 "eval_every": config["eval_every"],
                 "device": config["device"],
                 "batch_size": config["batch_size"],
+                "precision": config["label_precision"],
             }
         ),
     threads: config["threads"]["label"]
