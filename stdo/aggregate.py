@@ -1,6 +1,6 @@
 """Stage 7: one tidy table of every (video, scale, method, rate point), the papers' comparison table
-(lossless LR, their setting), the rate-distortion table and BD-rates against the codec alone, and
-plots of quality against what the client downloads."""
+(lossless LR, their setting), the rate-distortion table and BD-rates against the codec alone, the clips
+pooled per category, and plots of quality against what the client downloads."""
 from __future__ import annotations
 
 import matplotlib
@@ -12,8 +12,8 @@ import pandas as pd  # noqa: E402
 from . import rd  # noqa: E402
 from .io import atomic_path, load_json, save_png  # noqa: E402
 
-COLUMNS = ["video", "scale", "method", "rate", "train_rate", "split", "mode", "k", "models", "arch", "init", "budget",
-           "steps", "params_per_model", "total_params", "map_bits", "map_bytes", "model_bytes",
+COLUMNS = ["video", "category", "scale", "method", "rate", "train_rate", "split", "mode", "k", "models", "arch", "init",
+           "budget", "steps", "params_per_model", "total_params", "map_bits", "map_bytes", "model_bytes",
            "models_and_map_bytes", "stream_bytes", "package_bytes", "kbps_package", "psnr_stdo_patch",
            "psnr_frame_rgb", "psnr_frame_y", "psnr_cafm", "ssim", "psnr_patch_mean", "rd_psnr_rgb", "rd_psnr_y",
            "rd_ssim", "vmaf", "vmaf_model", "pad", "train_seconds", "frames", "eval_frames", "patches", "sr_sha256"]
@@ -29,9 +29,52 @@ PSNR conventions (dB, 8-bit RGB output; every SR frame as the client plays the p
 - steps: the method's optimizer-step budget (budget 'total': shared among its chunk models by chunk size; 'per_chunk': each chunk model gets all of it)."""
 
 
-def summarize(metric_paths) -> pd.DataFrame:
-    rows = pd.DataFrame([load_json(p) for p in metric_paths])
-    return rows.reindex(columns=COLUMNS)
+# Pooled per category: the mean over clips of each per-clip measure (and the clips' frames summed).
+POOLED = ["psnr_stdo_patch", "psnr_frame_rgb", "psnr_frame_y", "psnr_cafm", "ssim", "rd_psnr_rgb", "rd_psnr_y",
+          "rd_ssim", "vmaf", "kbps_package", "models_and_map_bytes", "package_bytes", "train_seconds"]
+CATEGORY_KEYS = ["category", "scale", "method", "rate"]
+CATEGORY_COLUMNS = [*CATEGORY_KEYS, "clips", "frames", *POOLED, "videos"]
+CATEGORY_SHOWN = [*CATEGORY_KEYS, "clips", "frames", "psnr_stdo_patch", "psnr_frame_y", "ssim", "rd_psnr_y", "vmaf",
+                  "kbps_package", "models_and_map_bytes"]
+CATEGORY_LEGEND = """\
+Clips pooled per category (a category is the clip's folder under videos_from.folder, or the category its config entry
+gives): one row per category, scale, method and rate point; clips = how many clips it pools, frames = their frames.
+Every measure is the unweighted mean over the clips of the per-clip value in summary.csv, each clip counting once
+whatever its length (clip-weighted, not frame-weighted): a pooled PSNR is the mean of the clips' PSNRs, each in its own
+convention (summary.md's legend: e.g. psnr_stdo_patch = the clip's PSNR of the mean chunk MSE, rd_psnr_y = PSNR of
+the mean MSE over the clip's frames), not the PSNR of MSE pooled over clips. This is how video SR benchmarks average
+a dataset (Vid4, REDS4: the mean over clips of each clip's PSNR); the VSD4K papers (STDO, CaFM) table each clip on its
+own (summary.csv). kbps_package and models_and_map_bytes are means over the clips too. '-': not measured for some clip
+of the category (e.g. the papers' patch PSNR off the training rate point)."""
+
+
+def summarize(metric_paths, categories=None) -> pd.DataFrame:
+    """Every metrics file a row; `category` from `categories` (video -> category, the workflow's config), else
+    the file's own, else the video's name."""
+    rows = pd.DataFrame([load_json(p) for p in metric_paths]).reindex(columns=COLUMNS)
+    categories = categories or {}
+    rows["category"] = [categories.get(video, video if pd.isna(own) else own)
+                        for video, own in zip(rows["video"], rows["category"])]
+    return rows
+
+
+def _clip_mean(values: pd.Series) -> float:
+    """The mean over clips, or NaN when any clip has no value (never a mean over a silent subset)."""
+    return float(values.mean()) if values.notna().all() else float("nan")
+
+
+def pool_categories(table: pd.DataFrame) -> pd.DataFrame:
+    """The clips of each (category, scale, method, rate) pooled: clip-weighted means (CATEGORY_LEGEND)."""
+    if table.empty:
+        return pd.DataFrame(columns=CATEGORY_COLUMNS)
+    records = []
+    for key, rows in table.groupby(CATEGORY_KEYS, sort=False):
+        record = dict(zip(CATEGORY_KEYS, key))
+        record.update(clips=rows["video"].nunique(), frames=rows["frames"].sum(min_count=len(rows)),
+                      videos=" ".join(dict.fromkeys(rows["video"])))
+        record.update({column: _clip_mean(rows[column]) for column in POOLED})
+        records.append(record)
+    return pd.DataFrame(records, columns=CATEGORY_COLUMNS)
 
 
 def cell(column: str, value) -> str:
@@ -104,8 +147,8 @@ def plot(table: pd.DataFrame, path) -> None:
 
 
 def aggregate(metric_paths, hr_metric_paths, out_csv, out_md, out_comparison, out_plot, out_rd_csv,
-              out_rd_plot) -> pd.DataFrame:
-    table = summarize(metric_paths)
+              out_rd_plot, out_categories_csv=None, out_categories_md=None, categories=None) -> pd.DataFrame:
+    table = summarize(metric_paths, categories)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     with atomic_path(out_md) as tmp:
@@ -120,6 +163,14 @@ def aggregate(metric_paths, hr_metric_paths, out_csv, out_md, out_comparison, ou
         tmp.write_text(comparison(table) + ("\n**Rate-distortion: BD-rate against the codec alone**\n\n"
                                             + rd.bd_markdown(bd, vmaf_model) + "\n" + rd.LEGEND + "\n"
                                             if len(bd) else ""))
+    if out_categories_csv or out_categories_md:
+        pooled = pool_categories(table)
+        if out_categories_csv:
+            with atomic_path(out_categories_csv) as tmp:
+                pooled.to_csv(tmp, index=False, float_format="%.4f")
+        if out_categories_md:
+            with atomic_path(out_categories_md) as tmp:
+                tmp.write_text(markdown_table(pooled, CATEGORY_SHOWN) + "\n\n" + CATEGORY_LEGEND + "\n")
     plot(table, out_plot)
     rd.plot_curves(rd_rows, out_rd_plot, order)
     return table

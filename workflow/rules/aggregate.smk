@@ -18,7 +18,12 @@ rule aggregate:
         rd_csv=f"{RES}/rd.csv",
         rd_plot=report(f"{RES}/rd_curves.png", caption="../report/rd_curves.rst", category="Comparison",
                        labels={"result": "rate-distortion curves"}),
+        categories_csv=f"{RES}/categories.csv",
+        categories_md=report(f"{RES}/categories.md", caption="../report/categories_md.rst", category="Comparison",
+                             labels={"result": "clips pooled per category (Markdown, download)"}),
     params:
+        # the category is bookkeeping of this table only: changing it re-runs the aggregate, no clip's jobs
+        cfg=lambda wc: as_json({"categories": {video: v["category"] for video, v in config["videos"].items()}}),
         hr=lambda wc, input: f"--hr-metric-paths {' '.join(map(shlex.quote, input.hr))}" if input.hr else "",
     log:
         f"{RES}/logs/aggregate.log",
@@ -27,4 +32,6 @@ rule aggregate:
     shell:
         "{STDO} aggregate --metric-paths {input.metrics:q} {params.hr} --out-csv {output.csv:q}"
         " --out-md {output.md:q} --out-comparison {output.comparison:q} --out-plot {output.plot:q}"
-        " --out-rd-csv {output.rd_csv:q} --out-rd-plot {output.rd_plot:q} --log {log:q}"
+        " --out-rd-csv {output.rd_csv:q} --out-rd-plot {output.rd_plot:q}"
+        " --out-categories-csv {output.categories_csv:q} --out-categories-md {output.categories_md:q}"
+        " --params {params.cfg:q} --log {log:q}"

@@ -16,7 +16,7 @@ rule encode_lr:
         meta=frames()["meta"],
     output:
         stream=f"{RES}/{{video}}/x{{scale}}/lr/{{rate}}/stream.mp4",
-        frames=f"{RES}/{{video}}/x{{scale}}/lr/{{rate}}/frames.npy",
+        frames=rebuildable(f"{RES}/{{video}}/x{{scale}}/lr/{{rate}}/frames.npy"),
         json=f"{RES}/{{video}}/x{{scale}}/lr/{{rate}}/codec.json",
     wildcard_constraints:
         rate=stdo_config.LOSSY_PATTERN,

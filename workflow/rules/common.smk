@@ -50,6 +50,11 @@ def frames(video="{video}"):
     return {k: str(v) for k, v in frame_files(f"{RES}/{video}/frames", SCALES).items()}
 
 
+def rebuildable(path):
+    """A frame array any later run can rebuild: a temp() file unless `keep_frames`."""
+    return path if config["keep_frames"] else temp(path)
+
+
 def scale_dir(wc):
     return f"{RES}/{wc.video}/x{wc.scale}"
 
@@ -89,6 +94,7 @@ def print_summary():
     table = Path(RES) / "comparison.md"
     if table.exists():
         print(f"\nResults in {Path(RES).resolve()}: summary.csv (every measure), rd.csv (rate-distortion),"
-              f" summary.md, comparison.md, psnr_vs_size.png, rd_curves.png; packages in"
+              f" summary.md, comparison.md, categories.md (clips pooled per category), psnr_vs_size.png,"
+              f" rd_curves.png; packages in"
               f" <video>/x<scale>/<method>/<rate>/package (play one: stdo play PACKAGE -o sr.mp4)"
               f"\n\n{table.read_text()}")

@@ -2,7 +2,7 @@ rule ingest:
     input:
         source=lambda wc: str(resolve_source(config["videos"][wc.video]["path"])),
     output:
-        **frames(),
+        **{name: path if name == "meta" else rebuildable(path) for name, path in frames().items()},
     params:
         cfg=lambda wc: as_json(
             {
