@@ -24,14 +24,12 @@ rule aggregate:
     params:
         # the category is bookkeeping of this table only: changing it re-runs the aggregate, no clip's jobs
         cfg=lambda wc: as_json({"categories": {video: v["category"] for video, v in config["videos"].items()}}),
-        hr=lambda wc, input: f"--hr-metric-paths {' '.join(map(shlex.quote, input.hr))}" if input.hr else "",
     log:
         f"{RES}/logs/aggregate.log",
     benchmark:
         f"{RES}/benchmarks/aggregate/summary.tsv"
-    shell:
-        "{STDO} aggregate --metric-paths {input.metrics:q} {params.hr} --out-csv {output.csv:q}"
-        " --out-md {output.md:q} --out-comparison {output.comparison:q} --out-plot {output.plot:q}"
-        " --out-rd-csv {output.rd_csv:q} --out-rd-plot {output.rd_plot:q}"
-        " --out-categories-csv {output.categories_csv:q} --out-categories-md {output.categories_md:q}"
-        " --params {params.cfg:q} --log {log:q}"
+    run:
+        stdo_run("aggregate", metric_paths=input.metrics, hr_metric_paths=input.hr, out_csv=output.csv,
+                 out_md=output.md, out_comparison=output.comparison, out_plot=output.plot, out_rd_csv=output.rd_csv,
+                 out_rd_plot=output.rd_plot, out_categories_csv=output.categories_csv,
+                 out_categories_md=output.categories_md, params=params.cfg, log=log[0])

@@ -1,6 +1,7 @@
 import json
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,6 +40,18 @@ wildcard_constraints:
     method="|".join(map(re.escape, ROWS)),
     rate=stdo_config.RATE_PATTERN,
     chunk="[0-9]+",
+
+
+def stdo_run(stage, **args):
+    """`python -m stdo <stage> --<arg> ...` with its arguments as a list, through no shell: the tables
+    over a whole dataset list thousands of paths, more than one shell command may hold (128 KiB on
+    Linux). A list argument left empty is left out."""
+    argv = [sys.executable, "-m", "stdo", stage]
+    for name, value in args.items():
+        values = [value] if isinstance(value, (str, Path)) else list(value)
+        if values:
+            argv += [f"--{name.replace('_', '-')}", *map(str, values)]
+    subprocess.run(argv, check=True)
 
 
 def as_json(obj):

@@ -119,7 +119,7 @@ rule report_tables:
         f"{RES}/logs/report/tables.log",
     benchmark:
         f"{RES}/benchmarks/report/tables.tsv"  # not in its own table: it is written after
-    shell:
-        "{STDO} report-tables --comparison-path {input.comparison:q} --summary-path {input.summary:q}"
-        " --benchmark-paths {input.benchmarks:q} --out-comparison {output.comparison:q}"
-        " --out-benchmarks {output.benchmarks:q} --out-benchmarks-csv {output.benchmarks_csv:q} --log {log:q}"
+    run:
+        stdo_run("report-tables", comparison_path=input.comparison, summary_path=input.summary,
+                 benchmark_paths=input.benchmarks, out_comparison=output.comparison,
+                 out_benchmarks=output.benchmarks, out_benchmarks_csv=output.benchmarks_csv, log=log[0])
