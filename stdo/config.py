@@ -164,8 +164,10 @@ def _check(config: dict) -> None:
     _check_codec(config)
     general_spec = general(config)
     known = models.names()
-    if general_spec != "bicubic" and general_spec["arch"] not in known:
-        raise InputError(f"config: general.arch: unknown '{general_spec['arch']}'; registered: {', '.join(known)}")
+    if general_spec != "bicubic":
+        if general_spec["arch"] not in known:
+            raise InputError(f"config: general.arch: unknown '{general_spec['arch']}'; registered: {', '.join(known)}")
+        _check_arch_kwargs("config: general", general_spec)
     for name in config["methods"]:
         _check_method(config, name, general_spec, known)
 
@@ -174,13 +176,19 @@ def _check_method(config: dict, name: str, general_spec, known) -> None:
     m, where = method(config, name), f"config: methods.{name}"
     if m["arch"] not in known:
         raise InputError(f"{where}.arch: unknown '{m['arch']}'; registered: {', '.join(known)}")
+    _check_arch_kwargs(where, m)
     if m["split"] == "none" and m["k"] != 1:
         raise InputError(f"{where}.k: split 'none' makes one chunk, so k must be 1")
+    if m["mode"] == "cafm" and m["k"] < 2:
+        raise InputError(f"{where}.k: cafm modulates a shared backbone per chunk, so it needs k >= 2 "
+                         "(with one chunk it is m0)")
     if m["mode"] == "jstdo":
         if m["split"] not in ("stdo", "kmeans"):
             raise InputError(f"{where}.split: jstdo keeps chunks by difficulty, so it needs split stdo or kmeans")
         if len(m.get("keep", [])) != m["k"]:
             raise InputError(f"{where}.keep: jstdo needs one keep fraction per chunk ({m['k']})")
+        if not any(m["keep"]):
+            raise InputError(f"{where}.keep: {m['keep']} keeps no patch to train on")
     if m["finetune"] and (m["mode"] != "cafm" or m["init"] == "scratch"):
         raise InputError(f"{where}.finetune: only for mode cafm, on a warm-started backbone (init general or m0)")
     source = warm_start(config, name)
@@ -189,8 +197,14 @@ def _check_method(config: dict, name: str, general_spec, known) -> None:
     if source == "bicubic":
         raise InputError(f"{where}.init: 'general' needs a general model, not bicubic")
     if (source["arch"], source["arch_kwargs"]) != (m["arch"], m["arch_kwargs"]):
-        raise InputError(f"{where}.init: the {m['init']} model ({source['arch']}) has another architecture "
-                         f"than the method ({m['arch']})")
+        raise InputError(f"{where}.init: the {m['init']} model ({source['arch']} {source['arch_kwargs']}) has another "
+                         f"architecture than the method ({m['arch']} {m['arch_kwargs']})")
+
+
+def _check_arch_kwargs(where: str, spec: dict) -> None:
+    unknown = models.unknown_kwargs(spec["arch"], spec.get("arch_kwargs") or {})
+    if unknown:
+        raise InputError(f"{where}.arch_kwargs: {spec['arch']} takes no argument {', '.join(map(repr, unknown))}")
 
 
 def warm_start(config: dict, name: str):

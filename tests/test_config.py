@@ -66,6 +66,13 @@ def test_default_config_is_valid_and_gets_every_default(default):
     (lambda c: c["codec"].update(encoder="h264"), "codec"),
     (lambda c: c.update(showcase={"rate": "crf99"}), "showcase.rate: 'crf99' is not one of the rate points"),
     (lambda c: c["methods"].update(lr={"split": "none", "k": 1, "arch": "espcn", "steps": 1}), "methods"),
+    (lambda c: c["methods"]["cafm"].update(k=1), "methods.cafm.k: cafm modulates a shared backbone per chunk"),
+    (lambda c: c["methods"]["m0"].update(arch_kwargs={"features": [8, 8], "width": 3}),
+     "methods.m0.arch_kwargs: espcn takes no argument 'width'"),
+    (lambda c: c["general"].update(arch_kwargs={"scale": 2}), "general.arch_kwargs: espcn takes no argument 'scale'"),
+    (lambda c: c["methods"]["m0"].update(arch_kwargs={"features": [8, 8]}),
+     r"methods.m0.init: the general model \(espcn {}\) has another architecture than the method \(espcn "),
+    (lambda c: c["methods"]["jstdo"].update(keep=[0.0, 0.0, 0.0, 0.0]), "methods.jstdo.keep: .* keeps no patch"),
 ])
 def test_a_wrong_key_or_value_is_named(default, edit, where):
     cfg = copy.deepcopy(default)

@@ -5,6 +5,7 @@ to rebuild the model (arch, scale, arch_kwargs) and how it was made (steps, seed
 from __future__ import annotations
 
 import functools
+import inspect
 from pathlib import Path
 from typing import Callable
 
@@ -35,6 +36,14 @@ def build(arch: str, scale: int, **arch_kwargs) -> nn.Module:
     if arch not in _ARCHS:
         raise InputError(f"arch '{arch}': unknown model; registered: {', '.join(names())}")
     return _ARCHS[arch](scale=scale, **arch_kwargs)
+
+
+def unknown_kwargs(arch: str, arch_kwargs: dict) -> list[str]:
+    """The arguments of `arch_kwargs` the architecture's constructor does not take (`scale` is given)."""
+    params = inspect.signature(_ARCHS[arch]).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return []
+    return sorted(set(arch_kwargs) - (set(params) - {"scale"}))
 
 
 def count_params(model: nn.Module) -> int:
