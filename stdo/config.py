@@ -36,13 +36,43 @@ def load(config: dict, schema_path) -> dict:
     config = copy.deepcopy(dict(config))
     with open(schema_path) as f:
         schema = yaml.safe_load(f)
-    error = best_match(_filling_defaults(Draft202012Validator)(schema).iter_errors(config))
+    validator = _filling_defaults(Draft202012Validator)(schema)
+    while _read_command_line_numbers(config, validator.iter_errors(config)):
+        pass
+    error = best_match(validator.iter_errors(config))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         raise InputError(f"config: {where}: {error.message}")
     _expand_videos(config)
     _check(config)
     return config
+
+
+SCALARS = {"integer": int, "number": (int, float), "boolean": bool}
+
+
+def _read_command_line_numbers(config: dict, errors) -> bool:
+    """Snakemake hands `--config scales=[2,4]` over as strings ('2', '4'): read a string as YAML where
+    the schema wants a number or a boolean and the string is one. True if anything was read."""
+    changed = False
+    for error in errors:
+        wanted = error.validator_value if error.validator == "type" else None
+        wanted = [wanted] if isinstance(wanted, str) else wanted or []
+        if not isinstance(error.instance, str) or not error.absolute_path:
+            continue
+        try:
+            value = yaml.safe_load(error.instance)
+        except yaml.YAMLError:
+            continue
+        if any(t in SCALARS and isinstance(value, SCALARS[t]) and not (t != "boolean" and isinstance(value, bool))
+               for t in wanted):
+            *parents, last = error.absolute_path
+            container = config
+            for key in parents:
+                container = container[key]
+            container[last] = value
+            changed = True
+    return changed
 
 
 # ---------------------------------------------------------------- videos, and clips of a dataset folder

@@ -115,3 +115,14 @@ def test_codec_none_keeps_the_lossless_setting_only(default):
     cfg = load(cfg)
     assert stdo_config.lr_rates(cfg) == ["lossless"] and stdo_config.hr_rates(cfg) == []
     assert stdo_config.train_rate(cfg, "lossless") == "lossless"
+
+
+def test_strings_from_the_command_line_become_the_numbers_the_schema_wants(default):
+    default.update(scales=["2", "4"], eval_every="3", keep_frames="false",
+                   videos={"2020": {"path": "2020"}})  # a string where a string is wanted stays one
+    cfg = load(default)
+    assert cfg["scales"] == [2, 4] and cfg["eval_every"] == 3 and cfg["keep_frames"] is False
+    assert cfg["videos"]["2020"]["path"] == "2020"
+    default.update(eval_every="3.5")
+    with pytest.raises(InputError, match="config: eval_every: '3.5' is not of type 'integer'"):
+        load(default)

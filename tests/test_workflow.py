@@ -111,6 +111,16 @@ def test_a_bad_config_value_stops_at_start_up_naming_it(frames_dir, tmp_path):
     assert not (root / "results").exists()
 
 
+def test_command_line_numbers_and_lists_are_read_as_the_schema_wants(frames_dir, tmp_path):
+    root = workdir(tmp_path, frames_dir)
+    run = snakemake(root, "-n", "--config", "scales=[2,4]", "grids={x2: [4, 2], x4: [4, 2]}", "eval_every=3",
+                    "keep_frames=false")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "lr_x2.npy" in run.stdout and "Would remove temporary output results/tiny/frames/hr.npy" in run.stdout
+    run = snakemake(root, "-n", "--config", "eval_every=three")
+    assert run.returncode != 0 and "config: eval_every: 'three' is not of type 'integer'" in run.stderr
+
+
 def test_a_missing_video_is_named_before_anything_runs(tmp_path):
     root = workdir(tmp_path, tmp_path / "no_such_video.mp4")
     run = snakemake(root)
