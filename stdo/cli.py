@@ -6,6 +6,7 @@ line on stderr naming the input and the problem, and exit status 1."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import sys
@@ -80,9 +81,12 @@ def main(argv=None) -> int:
         kwargs["threads"] = threads
     try:
         run(**kwargs)
-    except InputError as err:
+    except (InputError, OSError) as err:
+        if isinstance(err, OSError) and err.errno != errno.ENOSPC:
+            raise
+        message = f"{err.filename or 'an output'}: no space left on the device" if isinstance(err, OSError) else err
         if log_file:  # otherwise logging already writes to stderr: say it once
-            logging.getLogger("stdo").error("%s", err)
-        print(f"stdo {stage}: error: {err}", file=sys.stderr)
+            logging.getLogger("stdo").error("%s", message)
+        print(f"stdo {stage}: error: {message}", file=sys.stderr)
         return 1
     return 0

@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -268,6 +269,20 @@ def _write_frames(files, src: Source, frames, size, crop, scales, batch: int) ->
                 _downscale_float(t, s).tofile(lr_out[s])
 
 
+def _check_space(out_dir, needed: float) -> None:
+    """Refuse to start writing frame arrays that cannot fit (the sizes are known up front)."""
+    folder = Path(out_dir).resolve()
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise InputError(f"{out_dir}: the frame arrays need {_size(needed)}, {_size(free)} are free there")
+
+
+def _size(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:.2f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.1f} MB"
+
+
 def ingest(source, out_dir, scales, grids, max_frames: int | None = None, threads: int = 1,
            batch: int = 8) -> dict:
     """Write hr.npy, lr_x{s}.npy and meta.json under out_dir (all or nothing); return the meta."""
@@ -287,6 +302,7 @@ def ingest(source, out_dir, scales, grids, max_frames: int | None = None, thread
         "lr_source": {str(s): "given" if s in src.lr_files else "bicubic" for s in scales},
         "downscaler": DOWNSCALER,
     }
+    _check_space(out_dir, src.count * crop[0] * crop[1] * 3 * (1 + sum(1 / s**2 for s in scales)))
     with staged_dir(out_dir) as staging:
         files = frame_files(staging, scales)
         _write_frames(files, src, itertools.chain([first], frames), (width, height), crop, scales, batch)

@@ -3,6 +3,7 @@ complete, so a failed or killed job never leaves a half-written file behind."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -13,11 +14,22 @@ import numpy as np
 import pandas as pd
 
 
+def _remove_leftovers(folder: Path, pattern: str) -> None:
+    """Temporary files of an earlier writer of the same output that was killed before it could clean
+    up (SIGKILL, a node lost): Snakemake never runs two jobs writing one output, so they are stale."""
+    for stale in folder.glob(pattern) if folder.is_dir() else []:
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(path.parent, f".{glob.escape(path.name)}.tmp*")
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         yield tmp
@@ -68,6 +80,7 @@ def staged_dir(out_dir):
     """Yield a hidden staging folder inside `out_dir`; move its files into `out_dir` only if the
     block succeeds, so a multi-file output appears all at once or not at all."""
     out_dir = Path(out_dir)
+    _remove_leftovers(out_dir, ".staging*")
     staging = out_dir / f".staging{os.getpid()}"
     staging.mkdir(parents=True, exist_ok=True)
     try:

@@ -42,3 +42,20 @@ def test_an_optional_list_left_out_is_an_empty_list():
                                 "--out-comparison", "c.md", "--out-plot", "p.png", "--out-rd-csv", "rd.csv",
                                 "--out-rd-plot", "rd.png"])
     assert args.hr_metric_paths == [] and args.metric_paths == ["a.json"]
+
+
+def test_a_full_disk_ends_with_one_line_naming_the_file(monkeypatch, capsys, tmp_path):
+    import errno
+
+    from stdo import cli
+
+    def full(**kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "summary.csv"))
+
+    monkeypatch.setattr("stdo.aggregate.aggregate", full)
+    code = cli.main(["aggregate", "--metric-paths", "m.json", "--out-csv", "s.csv", "--out-md", "s.md",
+                     "--out-comparison", "c.md", "--out-plot", "p.png", "--out-rd-csv", "rd.csv",
+                     "--out-rd-plot", "rd.png"])
+    assert code == 1
+    assert capsys.readouterr().err.splitlines() == [f"stdo aggregate: error: {tmp_path / 'summary.csv'}: "
+                                                    "no space left on the device"]

@@ -1,4 +1,5 @@
 import json
+from types import SimpleNamespace
 
 import av
 import cv2
@@ -9,6 +10,7 @@ from conftest import make_vsd4k, write_png
 from stdo.delivery.stream import encode
 from stdo.errors import InputError
 from stdo.ingest import bundled_clip, downscale, frame_files, ingest, plan_crop
+from stdo.io import save_json
 
 GRIDS = {2: (20, 10), 3: (10, 6), 4: (10, 5)}
 SMALL = {4: (4, 2)}
@@ -187,3 +189,25 @@ def test_downscale_keeps_flat_regions_flat():
     flat = np.full((1, 32, 48, 3), 77, np.uint8)
     np.testing.assert_array_equal(downscale(flat, 4), np.full((1, 8, 12, 3), 77, np.uint8))
     assert cv2.__version__  # decoding backend present
+
+
+def test_an_ingest_that_cannot_fit_is_refused_before_it_writes(frames_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr("stdo.ingest.shutil.disk_usage", lambda path: SimpleNamespace(free=100_000))
+    out = tmp_path / "frames"  # 6 frames of 256x160 and their x4 LR: 0.8 MB
+    with pytest.raises(InputError, match=r"frames: the frame arrays need 0\.8 MB, 0\.1 MB are free there"):
+        ingest(frames_dir, out, [4], {4: (4, 2)})
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_the_leftovers_of_a_killed_ingest_are_removed_by_the_next(frames_dir, tmp_path):
+    out = tmp_path / "frames"
+    (out / ".staging999999").mkdir(parents=True)  # a killed ingest's staging folder, with a partial array
+    (out / ".staging999999" / "hr.npy").write_bytes(b"\0" * 1000)
+    ingest(frames_dir, out, [4], {4: (4, 2)})
+    assert sorted(p.name for p in out.iterdir()) == ["hr.npy", "lr_x4.npy", "meta.json"]
+
+
+def test_the_temporary_file_of_a_killed_writer_is_removed_by_the_next(tmp_path):
+    (tmp_path / ".metrics.json.tmp999999").write_text('{"half": ')
+    save_json({"psnr": 30.0}, tmp_path / "metrics.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
