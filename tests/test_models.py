@@ -46,8 +46,21 @@ def test_a_file_that_is_not_a_state_dict_is_refused(tmp_path):
 
 def test_weights_of_another_shape_are_refused(tmp_path):
     torch.save(models.build("espcn", 2, features=(8, 8, 4)).state_dict(), tmp_path / "small.pt")
-    with pytest.raises(InputError, match="small.pt: weights do not fit ESPCN"):
+    with pytest.raises(InputError, match=r"small.pt: weights do not fit ESPCN: shape body.0.weight \(8, 3, 3, 3\) "
+                                         r"for \(64, 3, 3, 3\), .* and \d more$"):
         models.load_weights(models.build("espcn", 2), tmp_path / "small.pt")
+
+
+def test_a_misfit_state_dict_names_its_missing_and_unexpected_keys(tmp_path):
+    state = models.build("espcn", 2).state_dict()
+    state["head.weight"] = state.pop("body.0.weight")
+    torch.save(state, tmp_path / "renamed.pt")
+    with pytest.raises(InputError, match="renamed.pt: weights do not fit ESPCN: missing body.0.weight; "
+                                         "unexpected head.weight$"):
+        models.load_weights(models.build("espcn", 2), tmp_path / "renamed.pt")
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(InputError, match="list.pt: not a state_dict"):
+        models.load_weights(models.build("espcn", 2), tmp_path / "list.pt")
 
 
 def test_unknown_arch_is_named():

@@ -104,8 +104,25 @@ def load_weights(model: nn.Module, path, device="cpu") -> None:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # torch raises many types here (pickle, zip, EOF, OS ...)
         raise InputError(f"{path}: not a state_dict file torch can load safely ({type(err).__name__})") from None
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"{path}: weights do not fit {type(model).__name__} ({first})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError(f"{path}: not a state_dict (a mapping of names to tensors)")
+    misfit = state_dict_misfit(model.state_dict(), state)
+    if misfit:
+        raise InputError(f"{path}: weights do not fit {type(model).__name__}: {misfit}")
+    model.load_state_dict(state)
+
+
+def state_dict_misfit(expected: dict, given: dict, shown: int = 3) -> str:
+    """What keeps `given` weights out of a model with `expected` ones: missing and unexpected names and
+    shape mismatches, the first `shown` of each ('' if they fit)."""
+    def first(items) -> str:
+        items = list(items)
+        return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
+
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    shapes = [f"{k} {tuple(given[k].shape)} for {tuple(v.shape)}" for k, v in expected.items()
+              if k in given and given[k].shape != v.shape]
+    parts = [f"{label} {first(items)}" for label, items in
+             (("missing", missing), ("unexpected", unexpected), ("shape", shapes)) if items]
+    return "; ".join(parts)
