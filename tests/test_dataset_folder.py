@@ -214,6 +214,13 @@ def test_a_dataset_folder_runs_end_to_end_and_its_categories_are_pooled(bunny, v
     assert np.allclose(pooled.psnr_frame_y, means[pooled.index], atol=1e-3)
     assert not np.allclose(*summary.groupby("video").psnr_frame_y.apply(list))  # two clips, two results
 
+    # a frame overwritten inside a clip's folder (the folder's mtime does not change) re-runs that clip only
+    hr_frame = data / "game" / "clip_a" / "DIV2K_train_HR" / "00002.png"
+    shutil.copy(data / "game" / "clip_a" / "DIV2K_train_HR" / "00003.png", hr_frame)
+    plan = snakemake(root, "-n", *target)
+    assert "video=game-clip_a" in plan.stdout and "video=vlog-clip_b" not in plan.stdout, plan.stdout
+    assert dict(re.findall(r"^(\w+)\s+(\d+)$", plan.stdout, re.M))["ingest"] == "1"
+
     # the trade-off of keep_frames: false (README): a change that needs the frames again rebuilds them, and
     # with them every job downstream, here the existing m0 as well as the new method
     edit(root, lambda c: c["methods"].update(m1={**c["methods"]["m0"], "steps": 3}))

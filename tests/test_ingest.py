@@ -1,4 +1,6 @@
 import json
+import os
+import shutil
 from types import SimpleNamespace
 
 import av
@@ -10,7 +12,7 @@ from conftest import make_vsd4k, write_png
 from stdo.delivery.stream import encode
 from stdo.errors import InputError
 from stdo.ingest import bundled_clip, downscale, frame_files, ingest, plan_crop
-from stdo.io import save_json
+from stdo.io import fingerprint, save_json
 
 GRIDS = {2: (20, 10), 3: (10, 6), 4: (10, 5)}
 SMALL = {4: (4, 2)}
@@ -211,3 +213,22 @@ def test_the_temporary_file_of_a_killed_writer_is_removed_by_the_next(tmp_path):
     (tmp_path / ".metrics.json.tmp999999").write_text('{"half": ')
     save_json({"psnr": 30.0}, tmp_path / "metrics.json")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+
+
+def test_the_source_fingerprint_sees_content_its_modification_time_hides(video_file, frames_dir, tmp_path):
+    video = tmp_path / "clip.avi"
+    shutil.copy2(video_file, video)
+    first = fingerprint(video)
+    assert fingerprint(video) == first and fingerprint(tmp_path / "gone.mp4") == "missing"
+    stat = video.stat()
+    with open(video, "r+b") as f:  # another video of the same size put in place with the old times (cp -p)
+        f.seek(stat.st_size - 100)
+        f.write(b"\xff" * 100)
+    os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert fingerprint(video) != first
+    folder = tmp_path / "frames"
+    shutil.copytree(frames_dir, folder)
+    before = fingerprint(folder)
+    frames = sorted(folder.iterdir())
+    shutil.copy(frames[2], frames[1])  # a frame overwritten in place: the folder's own mtime stays
+    assert fingerprint(folder) != before

@@ -12,6 +12,8 @@ rule ingest:
             }
         ),
         out_dir=lambda wc, output: Path(output.hr).parent,
+        # not used by the command: a change of the source's content re-runs this video's jobs
+        source=lambda wc: fingerprint(resolve_source(config["videos"][wc.video]["path"])),
     threads: config["threads"]["ingest"]
     log:
         f"{RES}/logs/ingest/{{video}}.log",
