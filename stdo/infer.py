@@ -35,10 +35,14 @@ def to_tensor(images: np.ndarray, device) -> torch.Tensor:
     return t.permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def to_8bit(batch: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) in [0, 1] (any float type) -> float32 on the 0..255 scale, rounded like an 8-bit frame."""
+    return batch.float().mul(255.0).round_().clamp_(0, 255)
+
+
 def to_uint8(batch: torch.Tensor) -> np.ndarray:
     """(N, 3, H, W) float in [0, 1] -> (N, H, W, 3) uint8, rounded like an 8-bit output frame."""
-    out = batch.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
-    return out.permute(0, 2, 3, 1).cpu().numpy()
+    return to_8bit(batch).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def for_inference(model: nn.Module, device) -> nn.Module:
@@ -48,20 +52,18 @@ def for_inference(model: nn.Module, device) -> nn.Module:
 
 
 def _sr_batches(model: nn.Module, lr: np.ndarray, device, batch_size: int, precision: str):
-    """(start, SR batch as float on the 0..255 scale, rounded to 8 bits) over (N, h, w, 3) uint8 LR images."""
+    """(start, SR batch as the model gives it) over (N, h, w, 3) uint8 LR images."""
     model = for_inference(model, device)
     for i in range(0, len(lr), batch_size):
         with autocast(device, precision):
-            out = model(to_tensor(lr[i:i + batch_size], device))
-        yield i, out.float().mul_(255.0).round_().clamp_(0, 255)
+            yield i, model(to_tensor(lr[i:i + batch_size], device))
 
 
 @torch.inference_mode()
 def super_resolve(model: nn.Module, lr: np.ndarray, device, batch_size: int = 64,
                   precision: str = "fp32") -> np.ndarray:
     """SR of (N, h, w, 3) uint8 LR images, each on its own, in batches -> (N, h*s, w*s, 3) uint8."""
-    parts = [out.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-             for _, out in _sr_batches(model, lr, torch.device(device), batch_size, precision)]
+    parts = [to_uint8(out) for _, out in _sr_batches(model, lr, torch.device(device), batch_size, precision)]
     return np.concatenate(parts) if parts else np.zeros((0,) + lr.shape[1:], np.uint8)
 
 
@@ -74,7 +76,8 @@ def sr_mse(model: nn.Module, lr: np.ndarray, hr: np.ndarray, device, batch_size:
     round trip of the SR images through numpy."""
     device = torch.device(device)
     out = np.empty(len(lr))
-    for i, sr in _sr_batches(model, lr, device, batch_size, precision):
+    for i, batch in _sr_batches(model, lr, device, batch_size, precision):
+        sr = to_8bit(batch)
         ref = torch.from_numpy(np.ascontiguousarray(hr[i:i + len(sr)])).to(device).permute(0, 3, 1, 2)
         h, w = sr.shape[-2:]
         inner = (..., slice(shave, h - shave), slice(shave, w - shave))

@@ -88,7 +88,7 @@ class TorchModel:
         with torch.inference_mode(), self.infer.autocast(self.device, self.precision):
             x = self.infer.to_tensor(lr, self.device)
             out = self.model(x) if cafm_chunk is None else self.model(x, cafm_chunk)
-            return self.infer.to_uint8(out.float())
+            return self.infer.to_uint8(out)
 
 
 class OnnxModel:
