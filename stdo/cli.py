@@ -1,7 +1,10 @@
-"""`stdo <stage> --<path-arg> ... --params JSON [--threads N] [--log FILE]`, and `stdo play PACKAGE -o OUT`.
+"""`stdo <stage> --<path-arg> ... --params JSON [--threads N] [--batch-size N] [--log FILE]`, and
+`stdo play PACKAGE -o OUT`.
 
 Each stage is one library function; path options are its path arguments and `--params` carries
-the configuration the workflow hands it (exactly the rule's `params`). Bad input ends with one
+the configuration the workflow hands it (exactly the rule's `params`). `--threads` and `--batch-size`
+are execution settings, outside the params: they change speed and memory, never a result, so changing
+them re-runs nothing. Bad input ends with one
 line on stderr naming the input and the problem, and exit status 1."""
 from __future__ import annotations
 
@@ -60,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
                            default=[] if nargs == "*" else None)  # an empty list is left out of the shell line
         p.add_argument("--params", type=json.loads, default={}, help="JSON object of keyword arguments")
         p.add_argument("--threads", type=int, help="threads this job may use")
+        p.add_argument("--batch-size", type=int, help="inference batch (patches): changes speed and memory, no result")
         p.add_argument("--log", help="log file (progress); errors also go to stderr")
     return top
 
@@ -71,14 +75,12 @@ def main(argv=None) -> int:
 
         return play(argv[1:])
     args = vars(parser().parse_args(argv))
-    stage, threads, log_file = args.pop("stage"), args.pop("threads"), args.pop("log")
+    stage, log_file = args.pop("stage"), args.pop("log")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
                         filename=log_file, force=True)
     module, function, _ = STAGES[stage]
     run = getattr(__import__(f"stdo.{module}", fromlist=[function]), function)
     kwargs = {**args.pop("params"), **{k: v for k, v in args.items() if v is not None}}
-    if threads is not None:
-        kwargs["threads"] = threads
     try:
         run(**kwargs)
     except (InputError, OSError) as err:

@@ -2,7 +2,7 @@ rule label:
     input:
         lr=lr_frames,
         hr=lambda wc: frames(wc.video)["hr"],
-        general=GENERAL,
+        general=general_model,
     output:
         f"{RES}/{{video}}/x{{scale}}/lr/{{rate}}/patches.parquet",
     params:
@@ -12,11 +12,12 @@ rule label:
                 "grid": config["grids"][f"x{wc.scale}"],
                 "eval_every": config["eval_every"],
                 "device": config["device"],
-                "batch_size": config["batch_size"],
                 "precision": config["label_precision"],
             }
         ),
     threads: config["threads"]["label"]
+    resources:
+        infer_batch=config["batch_size"],  # not a param: the batch changes no result, so no rerun
     priority: 20
     log:
         f"{RES}/logs/label/{{video}}_x{{scale}}_{{rate}}.log",
@@ -24,4 +25,4 @@ rule label:
         f"{RES}/benchmarks/label/{{video}}_x{{scale}}_{{rate}}.tsv"
     shell:
         "{STDO} label --lr-path {input.lr:q} --hr-path {input.hr:q} --general-path {input.general:q}"
-        " --out {output:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
+        " --out {output:q} --params {params.cfg:q} --threads {threads} --batch-size {resources.infer_batch} --log {log:q}"

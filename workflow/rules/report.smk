@@ -21,7 +21,7 @@ def figure_inputs(wc):
 rule report_figures:
     input:
         unpack(figure_inputs),
-        general=GENERAL,
+        general=general_model,
         metrics=lambda wc: [f"{method_dir(wc, method, LOSSLESS)}/metrics.json" for method in ROWS],
         chunks=lambda wc: [f"{figure_dir(wc, method)}/chunks.parquet" for method in METHODS],
         models=method_models,
@@ -33,8 +33,9 @@ rule report_figures:
         crops=report(f"{REPORT}/{{video}}_x{{scale}}/hardest_patch.png", caption="../report/hardest_patch.rst",
                      category=FIGURES, subcategory="{video} x{scale}", labels={"figure": "hardest patch"}),
     params:
-        cfg=lambda wc: as_json({"scale": int(wc.scale), "video": wc.video, "device": config["device"],
-                                "batch_size": config["batch_size"]}),
+        cfg=lambda wc: as_json({"scale": int(wc.scale), "video": wc.video, "device": config["device"]}),
+    resources:
+        infer_batch=config["batch_size"],
     log:
         f"{RES}/logs/report/{{video}}_x{{scale}}.log",
     benchmark:
@@ -43,7 +44,8 @@ rule report_figures:
         "{STDO} report --lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
         " --general-path {input.general:q} --metric-paths {input.metrics:q} --chunk-paths {input.chunks:q}"
         " --model-paths {input.models:q} --out-curves {output.curves:q} --out-chunk-map {output.chunk_map:q}"
-        " --out-crops {output.crops:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
+        " --out-crops {output.crops:q} --params {params.cfg:q} --threads {threads} --batch-size {resources.infer_batch}"
+        " --log {log:q}"
 
 
 SHOWCASE = stdo_config.showcase_rate(config)
@@ -88,7 +90,8 @@ def encode_benchmark(wc, rate):
 
 def benchmark_files():
     """Every job's benchmark file, in pipeline order (but the report tables' own, written after)."""
-    files = expand(rules.ingest.benchmark, video=config["videos"]) + expand(rules.general.benchmark, scale=SCALES)
+    files = expand(rules.ingest.benchmark, video=config["videos"])
+    files += [rules.general.benchmark.format(**general_job(s)) for s in SCALES]
     files += expand(rules.encode_hr.benchmark, video=config["videos"], rate=HR_RATES)
     for video in config["videos"]:
         for scale in SCALES:
