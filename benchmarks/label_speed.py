@@ -6,7 +6,7 @@ on the memory-mapped frames, everything included (cutting patches, the general m
 the per-patch MSE, the two content features, the parquet). Both in the same run, same threads.
 Also printed: what bf16 changes in the labels (patch PSNR, chunks of the STDO split).
 
-    python benchmarks/label_speed.py [--frames 48] [--threads 2] [--batch 64] [--general resources/general/x4.pt]
+    python benchmarks/label_speed.py [--frames 48] [--threads 2] [--batch 64] [--general resources/general/x4-<hash>.pt]
 
 Without --general, a general model is trained for 100 steps first (enough for timing; the bf16
 differences of the labels are smaller with the pipeline's 600-step model).
@@ -50,7 +50,7 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--general", type=Path, help="an x4 general model (the pipeline's: resources/general/x4.pt)")
+    p.add_argument("--general", type=Path, help="an x4 general model (the pipeline's: resources/general/x4-<recipe hash>.pt)")
     args = p.parse_args()
     setup("cpu", args.threads)
     with tempfile.TemporaryDirectory() as tmp:

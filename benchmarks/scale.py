@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from clips import FPS, encode_hd_clip
+from clips import FPS, encode_hd_clip, pipeline_general
 from memory import run_measured
 
 SCALE, GRID = 4, [10, 5]
@@ -69,9 +69,9 @@ def commands(clip: Path, d: Path, general: Path, args) -> dict[str, list[str]]:
 
 def general_model(folder: Path, threads: int) -> Path:
     """The pipeline's x4 general model if it is there, else one trained as the default config does."""
-    built = Path("resources/general/x4.pt")
-    if built.exists():
-        return built.resolve()
+    built = pipeline_general(SCALE)
+    if built:
+        return built
     out = folder / "general.pt"
     run_measured(stage("general", "--out", out, threads=threads,
                        params={"scale": SCALE, "spec": {"arch": "espcn", "steps": 600, "batch_size": 32, "crop": 32,

@@ -3,6 +3,8 @@ express, and the exact slice of configuration each rule depends on (its Snakemak
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -107,7 +109,7 @@ def _expand_videos(config: dict) -> None:
                                  f"name '{name}'; rename one, or list one under videos: with its own name")
             found[name] = rel.as_posix()
             videos[name] = {"path": str(Path(spec["folder"]) / rel), "max_frames": spec["max_frames"],
-                            "fps": spec["fps"], "category": clip_category(rel, spec), "found_in": spec["folder"]}
+                            "allow_truncated": spec["allow_truncated"], "fps": spec["fps"], "category": clip_category(rel, spec), "found_in": spec["folder"]}
     config["videos"] = videos
 
 
@@ -260,6 +262,19 @@ def general(config: dict):
         return {"arch": "espcn", "arch_kwargs": {}, **spec}
     recipe = {k: config["train"][k] for k in ("batch_size", "crop", "lr")}
     return {**GENERAL_DEFAULTS, **recipe, **spec}
+
+
+def general_recipe(config: dict, scale: int) -> dict:
+    """Everything the general model of `scale` is made from: the general job's params."""
+    return {"spec": general(config), "scale": scale, "seed": config["seed"], "precision": config["precision"],
+            "device": config["device"]}
+
+
+def general_hash(config: dict, scale: int) -> str:
+    """A short hash of the general model's recipe, part of its file names: results folders that share a
+    resources folder share one file per distinct recipe, and no recipe overwrites another's model."""
+    recipe = json.dumps(general_recipe(config, scale), sort_keys=True)
+    return hashlib.sha256(recipe.encode()).hexdigest()[:10]
 
 
 def method(config: dict, name: str) -> dict:

@@ -5,7 +5,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from tiny import RATES, edit, snakemake, stamps, workdir
+from tiny import RATES, TINY, edit, snakemake, stamps, workdir
 
 # What every config change rebuilds: the tables and figures over all methods.
 SUMMARY = {f"results/{name}" for name in (
@@ -67,6 +67,8 @@ def test_config_changes_rerun_only_what_depends_on_them(done, tmp_path):
     root = tmp_path / "run"
     shutil.copytree(done[0], root, symlinks=True)  # keeps the times and Snakemake's records
     assert "Nothing to be done" in snakemake(root, "-n").stdout
+    edit(root, lambda c: c.update(batch_size=7))  # an execution setting: no result changes, nothing re-runs
+    assert "Nothing to be done" in snakemake(root, "-n").stdout
     before = stamps(root)
     edit(root, lambda c: c["methods"]["stdo"].update(k=3))
     assert snakemake(root).returncode == 0
@@ -101,6 +103,21 @@ def test_config_changes_rerun_only_what_depends_on_them(done, tmp_path):
     changed = {p for p in before if before[p] != after[p]}
     assert changed <= SUMMARY  # a new rate point runs only its jobs: no training, no other rate
     assert {"results/tiny/x4/lr/crf50/stream.mp4", "results/tiny/x4/stdo/crf50/metrics.json"} <= set(after)
+
+
+def test_the_general_model_is_shared_by_results_folders_and_never_rewritten(done, tmp_path):
+    root = tmp_path / "run"
+    shutil.copytree(done[0], root, symlinks=True)
+    [model] = (root / "resources" / "general").glob("x4-*.pt")
+    made = model.stat().st_mtime_ns
+    edit(root, lambda c: c.update(results_dir="results_b"))
+    plan = snakemake(root, "-n")
+    assert plan.returncode == 0 and "rule ingest" in plan.stdout and "rule general" not in plan.stdout
+    edit(root, lambda c: c.update(general={**c["general"], "steps": 11}))  # another recipe: another file
+    assert snakemake(root, "--until", "general").returncode == 0
+    assert len(list(model.parent.glob("x4-*.pt"))) == 2 and model.stat().st_mtime_ns == made
+    edit(root, lambda c: c.update(general=TINY["general"], results_dir="results"))
+    assert "Nothing to be done" in snakemake(root, "-n").stdout  # the first folder is still up to date
 
 
 def test_a_bad_config_value_stops_at_start_up_naming_it(frames_dir, tmp_path):

@@ -41,6 +41,7 @@ wildcard_constraints:
     method="|".join(map(re.escape, ROWS)),
     rate=stdo_config.RATE_PATTERN,
     chunk="[0-9]+",
+    recipe="[0-9a-f]{10}",
 
 
 def stdo_run(stage, **args):
@@ -101,7 +102,13 @@ def method_dir(wc, method=None, rate=None):
     return f"{scale_dir(wc)}/{method or wc.method}/{rate or wc.rate}"
 
 
-GENERAL = f"{RSC}/general/x{{scale}}.pt"
+def general_job(scale):
+    """The wildcards of the general job of `scale`: its files carry a hash of its recipe."""
+    return {"scale": scale, "recipe": stdo_config.general_hash(config, int(scale))}
+
+
+def general_model(wc):
+    return rules.general.output.model.format(**general_job(wc.scale))
 
 
 def print_summary():

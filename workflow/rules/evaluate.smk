@@ -8,7 +8,7 @@ def package_models(wc):
     if wc.method == "bicubic":
         return []
     if wc.method == "general":
-        return [GENERAL.format(scale=wc.scale)]
+        return [general_model(wc)]
     return [f"{trained_dir(wc)}/{name}" for name in stdo_config.model_files(config, wc.method)]
 
 

@@ -3,27 +3,21 @@ def general_checkpoint(wc):
     return [spec["checkpoint"].format(scale=wc.scale)] if "checkpoint" in spec else []
 
 
+# Shared by every results folder that uses this resources folder: its files are named by a hash of the
+# recipe (general_job()), so its log and benchmark live beside it, not under one results folder.
 rule general:
     input:
         general_checkpoint,
     output:
-        model=GENERAL,
-        meta=f"{RSC}/general/x{{scale}}.json",
+        model=f"{RSC}/general/x{{scale}}-{{recipe}}.pt",
+        meta=f"{RSC}/general/x{{scale}}-{{recipe}}.json",
     params:
-        cfg=lambda wc: as_json(
-            {
-                "spec": stdo_config.general(config),
-                "scale": int(wc.scale),
-                "seed": config["seed"],
-                "precision": config["precision"],
-                "device": config["device"],
-            }
-        ),
+        cfg=lambda wc: as_json(stdo_config.general_recipe(config, int(wc.scale))),
     threads: config["threads"]["general"]
     priority: 30  # every later job waits on it
     log:
-        f"{RES}/logs/general/x{{scale}}.log",
+        f"{RSC}/logs/general/x{{scale}}-{{recipe}}.log",
     benchmark:
-        f"{RES}/benchmarks/general/x{{scale}}.tsv"
+        f"{RSC}/benchmarks/general/x{{scale}}-{{recipe}}.tsv"
     shell:
         "{STDO} general --out {output.model:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
