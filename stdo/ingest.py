@@ -79,10 +79,14 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
 
 
+class TruncatedVideo(InputError):
+    """A video file holds fewer frames than its container declares."""
+
+
 class Source:
     """Frames of one input, decoded lazily. `lr_files[s]` lists given LR frames for scale s."""
 
-    def __init__(self, path: Path, scales, max_frames: int | None = None):
+    def __init__(self, path: Path, scales, max_frames: int | None = None, allow_truncated: bool = False):
         self.path, self.fps, self.lr_files = path, None, {}
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
@@ -93,7 +97,7 @@ class Source:
             self.kind, self.hr_files = "frames", _images_in(path)
         else:
             self.kind, self.hr_files = "video", []
-            self.count, self.fps = _probe_video(path)
+            self.count, self.fps = _probe_video(path, allow_truncated)
         if self.kind != "video":
             if not self.hr_files:
                 raise InputError(f"{path}: folder holds no frames ({', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -128,8 +132,10 @@ class Source:
         return self.hr_files + [p for files in self.lr_files.values() for p in files]
 
 
-def _probe_video(path: Path) -> tuple[int, float | None]:
-    """The frame count (from the packets) and OpenCV's frame rate, decoding nothing."""
+def _probe_video(path: Path, allow_truncated: bool = False) -> tuple[int, float | None]:
+    """The frame count (from the packets) and OpenCV's frame rate, decoding nothing; `allow_truncated`:
+    the frames that decode, counted by decoding them all, when the packets are fewer than declared or
+    the last ones do not decode (a cut file)."""
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
@@ -137,7 +143,16 @@ def _probe_video(path: Path) -> tuple[int, float | None]:
         fps = cap.get(cv2.CAP_PROP_FPS)
     finally:
         cap.release()
-    count = _count_frames(path)
+    try:
+        count = _count_frames(path)
+    except TruncatedVideo as err:
+        if not allow_truncated:
+            raise
+        count = _count_decodable(path)
+        log.warning("%s; ingesting the %d frames that decode (allow_truncated)", err, count)
+    else:
+        if allow_truncated:
+            count = min(count, _count_decodable(path))
     if count == 0:
         raise InputError(f"{path}: not a video OpenCV can decode (it holds no video frames)")
     return count, (fps if fps and math.isfinite(fps) and fps > 0 else None)
@@ -161,9 +176,20 @@ def _count_frames(path: Path) -> int:
     except av.FFmpegError as exc:
         raise InputError(f"{path}: cannot read the video's packets: {' '.join(str(exc).split())}") from exc
     if declared and declared != packets:
-        raise InputError(f"{path}: the container declares {declared} frames but holds {packets} video packets "
-                         "(truncated or damaged?)")
+        raise TruncatedVideo(f"{path}: the container declares {declared} frames but holds {packets} video packets "
+                             "(truncated or damaged? allow_truncated: true ingests the frames that decode)")
     return packets - discarded
+
+
+def _count_decodable(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        count = 0
+        while cap.grab():
+            count += 1
+        return count
+    finally:
+        cap.release()
 
 
 def _decode_video(path: Path, count: int, whole: bool) -> Iterator[np.ndarray]:
@@ -173,7 +199,8 @@ def _decode_video(path: Path, count: int, whole: bool) -> Iterator[np.ndarray]:
         for i in range(count):
             ok, frame = cap.read()
             if not ok:
-                raise InputError(f"{path}: decoded {i} of {count} frames")
+                raise InputError(f"{path}: decoded {i} of {count} frames (cut or damaged? allow_truncated: true "
+                                 "ingests the frames that decode)")
             yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         if whole and cap.grab():
             raise InputError(f"{path}: decoded more than the {count} frames its packets count")
@@ -283,13 +310,13 @@ def _size(n_bytes: float) -> str:
     return f"{n_bytes / 1e9:.2f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.1f} MB"
 
 
-def ingest(source, out_dir, scales, grids, max_frames: int | None = None, threads: int = 1,
-           batch: int = 8) -> dict:
+def ingest(source, out_dir, scales, grids, max_frames: int | None = None, allow_truncated: bool = False,
+           threads: int = 1, batch: int = 8) -> dict:
     """Write hr.npy, lr_x{s}.npy and meta.json under out_dir (all or nothing); return the meta."""
     torch.set_num_threads(threads)
     scales = [int(s) for s in scales]
     grids = {int(s): tuple(g) for s, g in grids.items()}
-    src = Source(Path(source), scales, max_frames)
+    src = Source(Path(source), scales, max_frames, allow_truncated)
     frames = src.hr_frames()
     first = next(frames)
     height, width = first.shape[:2]

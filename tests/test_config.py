@@ -23,7 +23,8 @@ def load(cfg):
 def test_default_config_is_valid_and_gets_every_default(default):
     cfg = load(default)
     assert cfg["grids"] == {"x2": [20, 10], "x3": [10, 6], "x4": [10, 5]}
-    assert cfg["videos"]["bigbuckbunny"] == {"path": "", "max_frames": None, "fps": None, "category": "bigbuckbunny"}
+    assert cfg["videos"]["bigbuckbunny"] == {"path": "", "max_frames": None, "allow_truncated": False, "fps": None,
+                                          "category": "bigbuckbunny"}
     assert cfg["threads"]["train"] == 1 and cfg["results_dir"] == "results"
     assert stdo_config.method(cfg, "stdo") == {"split": "stdo", "k": 4, "arch": "espcn", "arch_kwargs": {},
                                                "steps": 1200, "batch_size": 32, "crop": 32, "lr": 0.001,

@@ -63,7 +63,8 @@ def test_every_clip_becomes_a_video_named_by_its_path_with_its_category(tmp_path
         "game-game_15s_2": "game", "game-game_15s_10": "game", "loose": "VSD4K", "vlog-frames_a": "vlog",
         "vlog-vlog_15s_1": "vlog"}
     assert cfg["videos"]["vlog-vlog_15s_1"] == {"path": str(root / "vlog" / "vlog 15s (1).mp4"), "max_frames": 450,
-                                                "fps": 30, "category": "vlog", "found_in": str(root)}
+                                                "allow_truncated": False, "fps": 30, "category": "vlog",
+                                                "found_in": str(root)}
     assert all(stdo_config.NAME_PATTERN.match(name) for name in cfg["videos"])
     assert load(cfg) == cfg  # loading a loaded config finds the same clips, no clash with itself
 

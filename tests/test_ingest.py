@@ -100,6 +100,21 @@ def test_a_truncated_video_fails_instead_of_losing_frames(mp4_file, tmp_path):
     assert_failed_cleanly(tmp_path / "out", cut, "the container declares 6 frames but holds 5 video packets")
 
 
+@pytest.mark.parametrize("cut_bytes", [1, "last packet"])
+def test_allow_truncated_ingests_the_frames_that_decode(mp4_file, tmp_path, cut_bytes):
+    data, cut = mp4_file.read_bytes(), tmp_path / "cut.mp4"
+    if cut_bytes == "last packet":
+        with av.open(str(mp4_file)) as container:
+            cut_bytes = [p.size for p in container.demux(video=0) if p.size][-1] + 1
+    cut.write_bytes(data[:-cut_bytes])
+    decodable = opencv_frames(cut)
+    assert 0 < len(decodable) < 6
+    meta = run(cut, tmp_path / "out", allow_truncated=True)
+    assert meta["frames"] == len(decodable)
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "hr.npy"), decodable)
+    np.testing.assert_array_equal(decodable, opencv_frames(mp4_file)[:len(decodable)])
+
+
 def test_a_decoder_giving_more_frames_than_counted_fails(video_file, tmp_path, monkeypatch):
     """No real file is known to do this: a count one short stands in. Asking for fewer is no error."""
     assert run(video_file, tmp_path / "five", max_frames=5)["frames"] == 5

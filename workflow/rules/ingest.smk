@@ -9,6 +9,7 @@ rule ingest:
                 "scales": SCALES,
                 "grids": {s: config["grids"][f"x{s}"] for s in SCALES},
                 "max_frames": config["videos"][wc.video]["max_frames"],
+                "allow_truncated": config["videos"][wc.video]["allow_truncated"],
             }
         ),
         out_dir=lambda wc, output: Path(output.hr).parent,
