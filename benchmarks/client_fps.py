@@ -7,6 +7,8 @@ same threads:
   in the batches the client uses (the ceiling);
 - client: `stdo.delivery.player.upscale` (decode the stream, cut, route, super-resolve, stitch);
 - play: the whole `stdo play` (the client plus writing x264 veryfast output), as evaluated (ONNX fp32);
+- evaluate: the whole evaluate stage (the client, then PSNR, SSIM and VMAF of every frame and the
+  papers' per-patch and evaluation-frame scores), as the workflow runs it (ONNX fp32);
 for the torch runtime in fp32 and bf16 and ONNX Runtime (fp32). Weights are random (a trained model
 runs at the same speed).
 
@@ -27,6 +29,7 @@ from stdo.cluster import cluster
 from stdo.delivery.manifest import open_package
 from stdo.delivery.play import play
 from stdo.delivery.player import batches, cut_with_context, grid_of, load_models, playback, upscale
+from stdo.evaluate import evaluate
 from stdo.ingest import bundled_clip, ingest
 from stdo.label import label
 
@@ -82,6 +85,16 @@ def client(package_path: Path, runtime: str, precision: str, threads: int) -> fl
     return n / (time.perf_counter() - start)
 
 
+def evaluation(package_path: Path, threads: int) -> float:
+    """Frames/s of the evaluate stage on the package (its chunk table beside it, as build_packages writes)."""
+    work = package_path.parent
+    split = "none" if package_path.name == "m0" else "stdo"
+    start = time.perf_counter()
+    result = evaluate(package_path, work / "hr.npy", work / "patches.parquet", work / f"{package_path.name}.json",
+                      chunks_path=work / f"{split}.parquet", threads=threads)
+    return result["frames"] / (time.perf_counter() - start)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -102,6 +115,9 @@ def main() -> None:
                 print(f"{name:8s} {runtime + ' ' + precision:14s} {ceiling:11.1f} {rate:8.1f} {rate / ceiling:6.0%}")
             done = max(play(path, Path(tmp) / "sr.mp4", threads=args.threads)["fps"] for _ in range(args.repeats))
             print(f"{name:8s} {'stdo play':14s} {'':11s} {done:8.1f}          (onnx fp32, x264 veryfast output)")
+            ceiling = max(model_only(path, "onnx", "fp32", args.threads) for _ in range(args.repeats))
+            rate = max(evaluation(path, args.threads) for _ in range(args.repeats))
+            print(f"{name:8s} {'evaluate':14s} {ceiling:11.1f} {rate:8.1f} {rate / ceiling:6.0%}   (onnx fp32, every score)")
 
 
 if __name__ == "__main__":

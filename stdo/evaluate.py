@@ -24,7 +24,7 @@ from .delivery.manifest import open_package
 from .delivery.player import playback, upscale
 from .errors import InputError
 from .io import load_frames, load_json, save_json
-from .patches import cut, grid_of
+from .patches import grid_of
 from .quality import VideoQuality
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,7 @@ class Scorer:
         if self.table is not None:
             hr = np.asarray(self.hr[i:i + 1])
             rows = slice(i * self.grid.per_frame, (i + 1) * self.grid.per_frame)
-            self.patch_mse[rows] = metrics.mse(cut(frame[None], self.grid, self.scale),
-                                               cut(hr, self.grid, self.scale), metrics.stdo_shave(self.scale))
+            self.patch_mse[rows] = metrics.patch_mse(frame[None], hr, self.grid, metrics.stdo_shave(self.scale))
             if i in self.eval_frames:
                 self.frame_scores.append(metrics.frame_scores(frame[None], hr, self.scale))
         self.count += 1
