@@ -83,12 +83,23 @@ def main(argv=None) -> int:
     kwargs = {**args.pop("params"), **{k: v for k, v in args.items() if v is not None}}
     try:
         run(**kwargs)
-    except (InputError, OSError) as err:
-        if isinstance(err, OSError) and err.errno != errno.ENOSPC:
+    except Exception as err:
+        message = _known_failure(err)
+        if message is None:  # the unexpected: its traceback ends the job's log too, not only stderr
+            if log_file:
+                logging.getLogger("stdo").exception("stdo %s crashed", stage)
             raise
-        message = f"{err.filename or 'an output'}: no space left on the device" if isinstance(err, OSError) else err
         if log_file:  # otherwise logging already writes to stderr: say it once
             logging.getLogger("stdo").error("%s", message)
         print(f"stdo {stage}: error: {message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _known_failure(err: Exception) -> str | None:
+    """The one line for a failure the user can act on (bad input, a full disk); None for a crash."""
+    if isinstance(err, InputError):
+        return str(err)
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        return f"{err.filename or 'an output'}: no space left on the device"
+    return None

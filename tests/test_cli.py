@@ -26,6 +26,17 @@ def test_stage_writes_progress_to_its_log(frames_dir, tmp_path):
     assert "6 frames" in log.read_text()
 
 
+def test_a_crash_ends_the_log_with_its_traceback(frames_dir, tmp_path):
+    log = tmp_path / "ingest.log"
+    run = stdo("ingest", "--source", str(frames_dir), "--out-dir", str(tmp_path / "out"),
+               "--params", '{"scales": [4], "grids": {"4": [4, 2]}, "bogus": 1}', "--log", str(log))
+    assert run.returncode == 1
+    lines = log.read_text().splitlines()
+    assert "stdo ingest crashed" in lines[0] and lines[1] == "Traceback (most recent call last):"
+    assert lines[-1] == "TypeError: ingest() got an unexpected keyword argument 'bogus'"
+    assert run.stderr.strip().splitlines()[-1] == lines[-1]  # and on stderr, as before
+
+
 def test_the_console_script_runs_the_stages_and_the_client():
     script = Path(sys.executable).with_name("stdo")  # installed by pip from [project.scripts]
     stages = subprocess.run([str(script), "--help"], capture_output=True, text=True)
