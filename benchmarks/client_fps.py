@@ -30,8 +30,9 @@ from stdo.delivery.manifest import open_package
 from stdo.delivery.play import play
 from stdo.delivery.player import batches, cut_with_context, grid_of, load_models, playback, upscale
 from stdo.evaluate import evaluate
-from stdo.ingest import bundled_clip, ingest
+from stdo.ingest import ingest
 from stdo.label import label
+from stdo.sources import bundled_clip
 
 
 def build_packages(work: Path, frames: int, pad: int) -> dict[str, Path]:

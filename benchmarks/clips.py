@@ -14,7 +14,8 @@ import yaml
 
 from stdo import config as stdo_config
 from stdo.delivery.stream import encode
-from stdo.ingest import bundled_clip, downscale
+from stdo.ingest import downscale
+from stdo.sources import bundled_clip
 
 HD = (1920, 1080)
 FPS = 30  # VSD4K's frame rate: a 45-second clip has 1,350 frames

@@ -12,8 +12,9 @@ import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import best_match
 
-from . import models
+from . import archs
 from .errors import InputError
+from .sources import IMAGE_SUFFIXES, VSD4K_HR
 
 # Defaults of the `general:` block live here, not in the schema: it is a oneOf, and defaults
 # filled in while trying one branch would leak into the others.
@@ -118,7 +119,6 @@ def dataset_clips(folder, pattern: str = "*") -> list[Path]:
     natural order. A clip is a video file (VIDEO_SUFFIXES), a VSD4K clip folder (DIV2K_train_HR/) or a folder
     of frames (images right in it); a matched folder that is none of them (a category folder) is searched for
     clips below it. Hidden entries, other files and clips inside a clip are left out."""
-    from .ingest import IMAGE_SUFFIXES, VSD4K_HR  # ingest imports torch: only when a dataset folder is given
 
     root = Path(folder)
     where = f"config: videos_from: folder {folder}" + ("" if root.is_absolute() else f" (= {root.resolve()})")
@@ -195,7 +195,7 @@ def clip_category(rel: Path, spec: dict) -> str:
 def _check(config: dict) -> None:
     _check_codec(config)
     general_spec = general(config)
-    known = models.names()
+    known = archs.names()
     if general_spec != "bicubic":
         if general_spec["arch"] not in known:
             raise InputError(f"config: general.arch: unknown '{general_spec['arch']}'; registered: {', '.join(known)}")
@@ -234,7 +234,7 @@ def _check_method(config: dict, name: str, general_spec, known) -> None:
 
 
 def _check_arch_kwargs(where: str, spec: dict) -> None:
-    unknown = models.unknown_kwargs(spec["arch"], spec.get("arch_kwargs") or {})
+    unknown = archs.unknown_kwargs(spec["arch"], spec.get("arch_kwargs") or {})
     if unknown:
         raise InputError(f"{where}.arch_kwargs: {spec['arch']} takes no argument {', '.join(map(repr, unknown))}")
 

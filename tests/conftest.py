@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from stdo.general import photo_dir
-from stdo.ingest import bundled_clip, downscale
+from stdo.ingest import downscale
+from stdo.sources import bundled_clip
 
 REPO = Path(__file__).resolve().parents[1]
 # 6 frames of bigbuckbunny, a 256x160 window with texture (grass, trees, the bunny).

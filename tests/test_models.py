@@ -1,7 +1,10 @@
+import subprocess
+import sys
+
 import pytest
 import torch
 
-from stdo import models
+from stdo import archs, models
 from stdo.errors import InputError
 
 
@@ -61,6 +64,18 @@ def test_a_misfit_state_dict_names_its_missing_and_unexpected_keys(tmp_path):
     torch.save([1, 2], tmp_path / "list.pt")
     with pytest.raises(InputError, match="list.pt: not a state_dict"):
         models.load_weights(models.build("espcn", 2), tmp_path / "list.pt")
+
+
+def test_the_light_catalog_lists_exactly_the_registered_architectures():
+    assert archs.names() == models.names()  # every constructor's arguments were checked on registering
+    with pytest.raises(TypeError, match="stdo/archs.py lists"):
+        models.registry.register("espcn")(lambda scale, features, skip, depth: None)
+
+
+def test_what_the_snakefile_imports_loads_no_torch_numpy_or_pandas():
+    code = ("import sys, stdo.config, stdo.errors, stdo.sources; "
+            "print(sorted(m for m in ('torch', 'numpy', 'pandas', 'cv2') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
 
 
 def test_unknown_arch_is_named():

@@ -13,7 +13,7 @@ from conftest import WINDOW
 
 from stdo.delivery.stream import ENCODERS, decode, encode, encode_lossless, probe
 from stdo.errors import InputError
-from stdo.ingest import bundled_clip
+from stdo.sources import bundled_clip
 
 # Mid-ladder quality for each encoder (their crf scales differ), and a lower / higher pair.
 CRF = {"libx264": 23, "libx265": 28, "libsvtav1": 35, "libvpx-vp9": 32}

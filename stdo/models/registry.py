@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import resample
+from .. import archs, resample
 from ..errors import InputError
 from ..io import atomic_path, load_json, save_json
 from .cafm import CaFM
@@ -22,7 +22,11 @@ _ARCHS: dict[str, Callable[..., nn.Module]] = {}
 
 
 def register(name: str):
+    """Add an architecture; its constructor must take exactly the arguments `stdo.archs` lists."""
     def add(builder):
+        takes = tuple(p for p in inspect.signature(builder).parameters if p != "scale")
+        if name not in archs.ARGS or set(takes) != set(archs.ARGS[name]):
+            raise TypeError(f"model '{name}' takes {takes}; stdo/archs.py lists {archs.ARGS.get(name)}")
         _ARCHS[name] = builder
         return builder
     return add
@@ -36,14 +40,6 @@ def build(arch: str, scale: int, **arch_kwargs) -> nn.Module:
     if arch not in _ARCHS:
         raise InputError(f"arch '{arch}': unknown model; registered: {', '.join(names())}")
     return _ARCHS[arch](scale=scale, **arch_kwargs)
-
-
-def unknown_kwargs(arch: str, arch_kwargs: dict) -> list[str]:
-    """The arguments of `arch_kwargs` the architecture's constructor does not take (`scale` is given)."""
-    params = inspect.signature(_ARCHS[arch]).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return []
-    return sorted(set(arch_kwargs) - (set(params) - {"scale"}))
 
 
 def count_params(model: nn.Module) -> int:

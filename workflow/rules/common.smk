@@ -7,8 +7,7 @@ from pathlib import Path
 
 from stdo import config as stdo_config
 from stdo.errors import InputError
-from stdo.ingest import frame_files, resolve_source
-from stdo.io import fingerprint
+from stdo.sources import fingerprint, frame_files, resolve_source
 
 try:
     config.update(stdo_config.load(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml"))
