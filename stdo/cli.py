@@ -46,6 +46,8 @@ STAGES = {
                                      ("out_crops", None)]),
     "side-by-side": ("showcase", "side_by_side", [("metric_paths", "+"), ("hr_metric_paths", "*"), ("hr_path", None),
                                                   ("out_video", None), ("out_html", None)]),
+    "crossover": ("crossover", "crossover", [("summary_path", None), ("out_csv", None), ("out_md", None),
+                                             ("out_plot", None)]),
     "report-tables": ("report", "tables", [("comparison_path", None), ("summary_path", None),
                                            ("benchmark_paths", "+"), ("out_comparison", None),
                                            ("out_benchmarks", None), ("out_benchmarks_csv", None)]),

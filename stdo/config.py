@@ -40,15 +40,78 @@ def load(config: dict, schema_path) -> dict:
     with open(schema_path) as f:
         schema = yaml.safe_load(f)
     validator = _filling_defaults(Draft202012Validator)(schema)
+    _validate(config, validator)
+    if config.get("sweep"):
+        _expand_sweep(config)
+        _validate(config, validator)  # the methods it made, their defaults filled in
+    if not config["methods"]:
+        raise InputError("config: no method: give methods (name -> {split, k, arch, steps}) or a sweep")
+    _expand_videos(config)
+    _check(config)
+    return config
+
+
+def _validate(config: dict, validator) -> None:
     while _read_command_line_numbers(config, validator.iter_errors(config)):
         pass
     error = best_match(validator.iter_errors(config))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         raise InputError(f"config: {where}: {error.message}")
-    _expand_videos(config)
-    _check(config)
-    return config
+
+
+# ---------------------------------------------------------------- a sweep: methods over budgets and capacities
+
+def _expand_sweep(config: dict) -> None:
+    """Every (family, arch, budget) of the sweep becomes a method `<family>-<arch>-<steps>` (after the
+    explicit ones), marked with its cell (`sweep`). A family with `after: F` is two-stage training at
+    equal total steps: half the budget trains F's model (the cell `F-<arch>-<steps / 2>`, made if the
+    ladder lacks it), the other half this method from it. Idempotent, as `_expand_videos`."""
+    sweep = config["sweep"]
+    methods = {name: m for name, m in (config["methods"] or {}).items() if "sweep" not in m}
+    made = {}
+    for family, spec in sweep["methods"].items():
+        if not {"arch", "steps", "arch_kwargs"}.isdisjoint(spec):
+            raise InputError(f"config: sweep.methods.{family}: arch, arch_kwargs and steps come from the sweep")
+        first = spec.get("after")
+        if first is not None and (first not in sweep["methods"] or sweep["methods"][first].get("after")):
+            raise InputError(f"config: sweep.methods.{family}.after: '{first}' is not a one-stage family of the sweep")
+        for arch_name, arch in sweep["archs"].items():
+            for budget in sweep["steps"]:
+                recipe = {k: v for k, v in spec.items() if k != "after"}
+                steps = budget if first is None else budget // 2
+                if first is not None:
+                    recipe["init"] = _sweep_cell(first, sweep["methods"][first], arch_name, arch, steps, made)
+                made[f"{family}-{arch_name}-{budget}"] = {
+                    **recipe, **arch, "steps": steps if first is None else budget - steps,
+                    "sweep": {"family": family, "arch": arch_name, "total_steps": budget}}
+    clash = sorted(set(methods) & set(made))
+    if clash:
+        raise InputError(f"config: methods.{clash[0]}: also a method the sweep makes; rename it")
+    config["methods"] = {**methods, **dict(sorted(made.items(), key=lambda kv: _cell_order(kv[1], sweep)))}
+
+
+def _sweep_cell(family: str, spec: dict, arch_name: str, arch: dict, steps: int, made: dict) -> str:
+    name = f"{family}-{arch_name}-{steps}"
+    made.setdefault(name, {**spec, **arch, "steps": steps,
+                           "sweep": {"family": family, "arch": arch_name, "total_steps": steps}})
+    return name
+
+
+def _cell_order(method: dict, sweep: dict):
+    cell = method["sweep"]
+    return list(sweep["methods"]).index(cell["family"]), list(sweep["archs"]).index(cell["arch"]), cell["total_steps"]
+
+
+def sweep_cells(config: dict) -> dict[str, dict]:
+    """method -> its sweep cell: family, arch and total_steps (its warm start's steps included)."""
+    return {name: m["sweep"] for name, m in config["methods"].items() if "sweep" in m}
+
+
+def sweep_baseline(config: dict) -> str | None:
+    """The sweep's one-model family (split none, trained in one stage) the others are measured against."""
+    families = config.get("sweep", {}).get("methods", {})
+    return next((f for f, spec in families.items() if spec.get("split") == "none" and "after" not in spec), None)
 
 
 SCALARS = {"integer": int, "number": (int, float), "boolean": bool}
@@ -246,11 +309,11 @@ def warm_start(config: dict, name: str):
         return None
     if init == "general":
         return general(config)
-    m0 = config["methods"].get("m0")
-    if name == "m0" or m0 is None or m0["split"] != "none" or method(config, "m0")["mode"] != "per_chunk":
-        raise InputError(f"config: methods.{name}.init: 'm0' needs a method named m0 with split none "
-                         f"(and not m0 itself)")
-    return method(config, "m0")
+    source = config["methods"].get(init)
+    if init == name or source is None or source["split"] != "none" or method(config, init)["mode"] != "per_chunk":
+        raise InputError(f"config: methods.{name}.init: '{init}' is not scratch, general or another method with "
+                         f"split none (one model of the whole video, such as m0)")
+    return method(config, init)
 
 
 def general(config: dict):
@@ -278,8 +341,9 @@ def general_hash(config: dict, scale: int) -> str:
 
 
 def method(config: dict, name: str) -> dict:
-    """A method's full training recipe: the `train:` defaults overridden by the method's keys."""
-    return {**config["train"], "arch_kwargs": {}, **config["methods"][name]}
+    """A method's full training recipe: the `train:` defaults overridden by the method's keys (its sweep
+    cell, a label, left out)."""
+    return {**config["train"], "arch_kwargs": {}, **{k: v for k, v in config["methods"][name].items() if k != "sweep"}}
 
 
 def model_files(config: dict, name: str) -> list[str]:

@@ -57,7 +57,7 @@ def test_default_config_is_valid_and_gets_every_default(default):
     (lambda c: c["methods"]["jstdo"].update(split="temporal"), "methods.jstdo.split: jstdo keeps chunks"),
     (lambda c: c["methods"]["stdo"].update(finetune=True), "methods.stdo.finetune: only for mode cafm"),
     (lambda c: c["methods"]["cafm"].update(finetune=True, init="scratch"), "methods.cafm.finetune"),
-    (lambda c: c["methods"]["m0"].update(init="m0"), "methods.m0.init: 'm0' needs a method named m0"),
+    (lambda c: c["methods"]["m0"].update(init="m0"), "methods.m0.init: 'm0' is not scratch, general or another method with split none"),
     (lambda c: (c["methods"].pop("m0"), c["methods"]["stdo"].update(init="m0")), "methods.stdo.init: 'm0'"),
     (lambda c: c.update(budget="equal"), "budget"),
     (lambda c: c["codec"].update(bitrate=[100]), "codec: give exactly one of crf and bitrate"),
@@ -127,3 +127,39 @@ def test_strings_from_the_command_line_become_the_numbers_the_schema_wants(defau
     default.update(eval_every="3.5")
     with pytest.raises(InputError, match="config: eval_every: '3.5' is not of type 'integer'"):
         load(default)
+
+
+SWEEP = {"steps": [600, 1200], "archs": {"big": {"arch": "espcn"}, "small": {"arch": "espcn",
+                                                                          "arch_kwargs": {"features": [8, 8, 8]}}},
+         "methods": {"m0": {"split": "none", "k": 1}, "stdo_k2": {"split": "stdo", "k": 2},
+                     "ft": {"split": "stdo", "k": 2, "after": "m0"}}}
+
+
+def test_a_sweep_makes_one_method_per_family_capacity_and_budget(default):
+    cfg = load({**default, "methods": None, "train": {"init": "scratch"}, "sweep": SWEEP})
+    cells = stdo_config.sweep_cells(cfg)
+    assert list(cfg["methods"])[:5] == ["m0-big-300", "m0-big-600", "m0-big-1200", "m0-small-300", "m0-small-600"]
+    assert len(cfg["methods"]) == 3 * 2 * 2 + 2  # and the m0 of 300 steps that ft-*-600 starts from
+    ft = cfg["methods"]["ft-small-1200"]
+    assert (ft["init"], ft["steps"], ft["arch_kwargs"]) == ("m0-small-600", 600, {"features": [8, 8, 8]})
+    assert cells["ft-small-1200"] == {"family": "ft", "arch": "small", "total_steps": 1200}
+    assert cfg["methods"]["stdo_k2-big-1200"]["steps"] == 1200 and "sweep" not in stdo_config.method(cfg, "m0-big-600")
+    assert stdo_config.sweep_baseline(cfg) == "m0"
+    assert load(cfg) == cfg  # loading a loaded config makes the same methods
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s["methods"]["m0"].update(steps=5), "sweep.methods.m0: arch, arch_kwargs and steps come from the sweep"),
+    (lambda s: s["methods"]["ft"].update(after="stdo_k3"), "sweep.methods.ft.after: 'stdo_k3' is not a one-stage"),
+    (lambda s: s["methods"]["stdo_k2"].update(init="m0"), "methods.stdo_k2-big-600.init: 'm0' is not scratch, general"),
+])
+def test_a_bad_sweep_is_named(default, change, message):
+    sweep = copy.deepcopy(SWEEP)
+    change(sweep)
+    with pytest.raises(InputError, match=message):
+        load({**default, "methods": None, "train": {"init": "scratch"}, "sweep": sweep})
+
+
+def test_no_method_at_all_is_named(default):
+    with pytest.raises(InputError, match="config: no method: give methods"):
+        load({**default, "methods": None})

@@ -120,6 +120,32 @@ def test_the_general_model_is_shared_by_results_folders_and_never_rewritten(done
     assert "Nothing to be done" in snakemake(root, "-n").stdout  # the first folder is still up to date
 
 
+def test_a_sweep_runs_its_cells_and_finds_the_crossover_and_a_new_rung_runs_only_its_jobs(frames_dir, tmp_path):
+    sweep = {"steps": [4, 8], "archs": {"espcn": {"arch": "espcn"}},
+             "methods": {"m0": {"split": "none", "k": 1}, "stdo_k2": {"split": "stdo", "k": 2},
+                         "ft": {"split": "stdo", "k": 2, "after": "m0"}}}
+    root = workdir(tmp_path, frames_dir, methods=None, sweep=sweep, codec="none")
+    run = snakemake(root)
+    assert run.returncode == 0, run.stderr[-3000:]
+    table = pd.read_csv(root / "results" / "crossover.csv")
+    assert sorted(table.method) == sorted(["m0-espcn-2", "m0-espcn-4", "m0-espcn-8", "stdo_k2-espcn-4",
+                                           "stdo_k2-espcn-8", "ft-espcn-4", "ft-espcn-8"])
+    ft = table.set_index("method").loc["ft-espcn-8"]
+    assert (ft.total_steps, ft.steps, ft.init) == (8, 4, "m0-espcn-4")
+    assert table.psnr_stdo_patch.between(15, 60).all()
+    report = (root / "results" / "crossover.md").read_text()
+    assert "## Crossover points against m0" in report and "stdo_k2" in report
+    before = stamps(root)
+    edit(root, lambda c: c["sweep"].update(steps=[4, 8, 16]))
+    assert snakemake(root).returncode == 0
+    after = stamps(root)
+    changed = {p for p in before if before[p] != after[p]}
+    # only the new rung's jobs (ft-espcn-16 starts from m0-espcn-8, which is there) and the tables
+    assert not {p for p in changed if "/x4/" in p and "-16/" not in p}
+    assert {"results/tiny/x4/stdo_k2-espcn-16/lossless/chunk1.pt", "results/tiny/x4/ft-espcn-16/lossless/chunk0.pt"
+            } <= set(after)
+
+
 def test_a_bad_config_value_stops_at_start_up_naming_it(frames_dir, tmp_path):
     root = workdir(tmp_path, frames_dir)
     edit(root, lambda c: c["methods"]["stdo"].update(k=0))

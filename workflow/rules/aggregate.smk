@@ -33,3 +33,23 @@ rule aggregate:
                  out_md=output.md, out_comparison=output.comparison, out_plot=output.plot, out_rd_csv=output.rd_csv,
                  out_rd_plot=output.rd_plot, out_categories_csv=output.categories_csv,
                  out_categories_md=output.categories_md, params=params.cfg, log=log[0])
+
+
+rule crossover:
+    input:
+        rules.aggregate.output.csv,
+    output:
+        csv=f"{RES}/crossover.csv",
+        md=report(f"{RES}/crossover.md", caption="../report/crossover_md.rst", category="Comparison",
+                  labels={"result": "crossover: chunks against one model by budget (Markdown, download)"}),
+        plot=report(f"{RES}/crossover.png", caption="../report/crossover_png.rst", category="Comparison",
+                    labels={"result": "crossover curves"}),
+    params:
+        cfg=lambda wc: as_json({"cells": stdo_config.sweep_cells(config), "baseline": stdo_config.sweep_baseline(config)}),
+    log:
+        f"{RES}/logs/crossover.log",
+    benchmark:
+        f"{RES}/benchmarks/aggregate/crossover.tsv"
+    shell:
+        "{STDO} crossover --summary-path {input:q} --out-csv {output.csv:q} --out-md {output.md:q}"
+        " --out-plot {output.plot:q} --params {params.cfg:q} --log {log:q}"

@@ -1,10 +1,10 @@
 def init_model(wc):
-    """The checkpoint a method warm-starts from: the general model or the video's own m0."""
+    """The checkpoint a method warm-starts from: the general model or a one-model method's (m0)."""
     init = stdo_config.method(config, wc.method)["init"]
     if init == "general":
         return general_model(wc)
-    if init == "m0":
-        return f"{method_dir(wc, 'm0')}/chunk0.pt"
+    if init != "scratch":
+        return f"{method_dir(wc, init)}/chunk0.pt"
     return None
 
 
