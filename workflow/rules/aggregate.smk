@@ -51,5 +51,5 @@ rule crossover:
     benchmark:
         f"{RES}/benchmarks/aggregate/crossover.tsv"
     shell:
-        "{STDO} crossover --summary-path {input:q} --out-csv {output.csv:q} --out-md {output.md:q}"
+        "stdo crossover --summary-path {input:q} --out-csv {output.csv:q} --out-md {output.md:q}"
         " --out-plot {output.plot:q} --params {params.cfg:q} --log {log:q}"

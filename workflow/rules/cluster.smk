@@ -1,11 +1,3 @@
-def cluster_params(wc):
-    method = config["methods"][wc.method]
-    params = {"split": method["split"], "k": method["k"]}
-    if method["split"] == "kmeans":
-        params["seed"] = config["seed"]
-    return params
-
-
 rule cluster:
     input:
         patches,
@@ -21,5 +13,5 @@ rule cluster:
     benchmark:
         f"{RES}/benchmarks/cluster/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
     shell:
-        "{STDO} cluster --patches-path {input:q} --out-parquet {output.parquet:q} --out-json {output.json:q}"
+        "stdo cluster --patches-path {input:q} --out-parquet {output.parquet:q} --out-json {output.json:q}"
         " --params {params.cfg:q} --log {log:q}"

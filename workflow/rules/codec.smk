@@ -1,15 +1,3 @@
-def codec_params(wc, rate, **extra):
-    block = stdo_config.codec(config) or {}
-    return as_json({"encoder": block.get("encoder"), "preset": block.get("preset"), "rate": rate,
-                    "fps": config["videos"][wc.video]["fps"], **extra})
-
-
-ENCODE_LR = (
-    "{STDO} encode-lr --lr-path {input.lr:q} --meta-path {input.meta:q} --out-stream {output.stream:q}"
-    " --out-json {output.json:q} {params.frames} --params {params.cfg:q} --threads {threads} --log {log:q}"
-)
-
-
 rule encode_lr:
     input:
         lr=lambda wc: frames(wc.video)[f"lr_x{wc.scale}"],
@@ -66,5 +54,5 @@ rule encode_hr:
     benchmark:
         f"{RES}/benchmarks/encode_hr/{{video}}_{{rate}}.tsv"
     shell:
-        "{STDO} encode-hr --hr-path {input.hr:q} --meta-path {input.meta:q} --out-stream {output.stream:q}"
+        "stdo encode-hr --hr-path {input.hr:q} --meta-path {input.meta:q} --out-stream {output.stream:q}"
         " --out-metrics {output.metrics:q} --params {params.cfg:q} --threads {threads} --log {log:q}"

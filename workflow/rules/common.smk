@@ -23,7 +23,6 @@ ROWS = REFERENCES + METHODS  # every row of the tables: the references, then the
 RATES = stdo_config.lr_rates(config)  # rate points of the LR stream, "lossless" first
 HR_RATES = stdo_config.hr_rates(config)  # rate points of the HR codec baseline
 LOSSLESS = stdo_config.LOSSLESS
-STDO = f"{shlex.quote(sys.executable)} -m stdo"
 
 
 def train_rate(rate):
@@ -118,3 +117,173 @@ def print_summary():
               f" rd_curves.png; packages in"
               f" <video>/x<scale>/<method>/<rate>/package (play one: stdo play PACKAGE -o sr.mp4)"
               f"\n\n{table.read_text()}")
+
+
+# ---------------------------------------------------------------- codec
+
+
+def codec_params(wc, rate, **extra):
+    block = stdo_config.codec(config) or {}
+    return as_json({"encoder": block.get("encoder"), "preset": block.get("preset"), "rate": rate,
+                    "fps": config["videos"][wc.video]["fps"], **extra})
+
+
+ENCODE_LR = (
+    "stdo encode-lr --lr-path {input.lr:q} --meta-path {input.meta:q} --out-stream {output.stream:q}"
+    " --out-json {output.json:q} {params.frames} --params {params.cfg:q} --threads {threads} --log {log:q}"
+)
+
+
+# ---------------------------------------------------------------- general
+
+
+def general_checkpoint(wc):
+    spec = stdo_config.general(config)
+    return [spec["checkpoint"].format(scale=wc.scale)] if "checkpoint" in spec else []
+
+
+# ---------------------------------------------------------------- cluster
+
+
+def cluster_params(wc):
+    method = config["methods"][wc.method]
+    params = {"split": method["split"], "k": method["k"]}
+    if method["split"] == "kmeans":
+        params["seed"] = config["seed"]
+    return params
+
+
+# ---------------------------------------------------------------- train
+
+
+def init_model(wc):
+    """The checkpoint a method warm-starts from: the general model or a one-model method's (m0)."""
+    init = stdo_config.method(config, wc.method)["init"]
+    if init == "general":
+        return general_model(wc)
+    if init != "scratch":
+        return f"{method_dir(wc, init)}/chunk0.pt"
+    return None
+
+
+def train_inputs(wc):
+    inputs = {**frame_inputs(wc), "chunks": f"{method_dir(wc)}/chunks.parquet"}
+    if init_model(wc):
+        inputs["init"] = init_model(wc)
+    return inputs
+
+
+def train_params(wc):
+    recipe = stdo_config.method(config, wc.method)
+    return as_json({**recipe, "budget": config["budget"], "precision": config["precision"],
+                    "scale": int(wc.scale), "seed": config["seed"], "device": config["device"]})
+
+
+TRAIN_ARGS = (
+    "--lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
+    " --chunks-path {input.chunks:q} --init-path {params.init:q} --out {output.model:q}"
+    " --params {params.cfg:q} --threads {threads} --log {log:q}"
+)
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+def trained_dir(wc):
+    """Where the models of a package at this rate point were trained."""
+    return method_dir(wc, rate=train_rate(wc.rate))
+
+
+def package_models(wc):
+    """Checkpoints a package ships: none for bicubic, the general model, or the method's models."""
+    if wc.method == "bicubic":
+        return []
+    if wc.method == "general":
+        return [general_model(wc)]
+    return [f"{trained_dir(wc)}/{name}" for name in stdo_config.model_files(config, wc.method)]
+
+
+def method_chunks(wc):
+    return [f"{trained_dir(wc)}/chunks.parquet"] if wc.method in METHODS else []
+
+
+def package_inputs(wc):
+    return {"stream": lr_stream(wc), "codec": f"{lr_dir(wc)}/codec.json", "meta": frames(wc.video)["meta"],
+            "patches": patches(wc, train_rate(wc.rate)), "models": package_models(wc), "chunks": method_chunks(wc)}
+
+
+def method_info(wc):
+    """What the tables say about a row besides its scores: how its models were made."""
+    if wc.method in REFERENCES:
+        general = stdo_config.general(config)
+        steps = general.get("steps") if wc.method == "general" and isinstance(general, dict) else None
+        recipe = {"split": "-", "mode": "-", "steps": steps, "init": "-"}
+    else:
+        recipe = {k: stdo_config.method(config, wc.method)[k] for k in ("split", "mode", "steps", "init")}
+    return {"video": wc.video, "method": wc.method, "rate": wc.rate, "train_rate": train_rate(wc.rate),
+            "budget": config["budget"], **recipe}
+
+
+def evaluate_inputs(wc):
+    return {"package": f"{method_dir(wc)}/package/manifest.json", "hr": frames(wc.video)["hr"],
+            "patches": patches(wc, train_rate(wc.rate)), "chunks": method_chunks(wc),
+            "metas": [str(Path(p).with_suffix(".json")) for p in package_models(wc)]}
+
+
+# ---------------------------------------------------------------- report
+
+
+# Files for `snakemake --report report.html`: the figures of each (video, scale) and the tables
+# (comparison, benchmarks) as HTML pages the report shows inline. Captions: workflow/report/*.rst.
+REPORT = f"{RES}/report"
+
+
+# Category names are single words: the report's own links to a category (workflow.rst) break on spaces.
+FIGURES = "Figures"  # one subcategory per (video, scale)
+
+
+def figure_dir(wc, method):
+    """The figures show the papers' setting: lossless LR, models as trained for it."""
+    return method_dir(wc, method, train_rate(LOSSLESS))
+
+
+def method_models(wc):
+    return [f"{figure_dir(wc, method)}/{name}" for method in METHODS for name in stdo_config.model_files(config, method)]
+
+
+def figure_inputs(wc):
+    return {"lr": lr_frames(wc, LOSSLESS), "hr": frames(wc.video)["hr"], "patches": patches(wc, train_rate(LOSSLESS))}
+
+
+SHOWCASE = stdo_config.showcase_rate(config)
+
+
+def train_benchmark(wc, method, name):
+    """The benchmark file of the training job that writes checkpoint `name` (chunk<i>.pt or joint.pt)."""
+    if name.startswith("chunk"):
+        return rules.train.benchmark.format(**wc, method=method, chunk=name.removeprefix("chunk").removesuffix(".pt"))
+    return rules.train_joint.benchmark.format(**wc, method=method)
+
+
+def encode_benchmark(wc, rate):
+    encoding = rules.encode_lr_lossless if rate == LOSSLESS else rules.encode_lr
+    return encoding.benchmark.format(**wc, rate=rate)
+
+
+def benchmark_files():
+    """Every job's benchmark file, in pipeline order (but the report tables' own, written after)."""
+    files = expand(rules.ingest.benchmark, video=config["videos"])
+    files += [rules.general.benchmark.format(**general_job(s)) for s in SCALES]
+    files += expand(rules.encode_hr.benchmark, video=config["videos"], rate=HR_RATES)
+    for video in config["videos"]:
+        for scale in SCALES:
+            wc = {"video": video, "scale": scale}
+            files += [encode_benchmark(wc, rate) for rate in RATES]
+            for rate in TRAIN_RATES:
+                at = {**wc, "rate": rate}
+                files += expand(rules.label.benchmark, **at) + expand(rules.cluster.benchmark, **at, method=METHODS)
+                files += [train_benchmark(at, m, name) for m in METHODS for name in stdo_config.model_files(config, m)]
+            for job in (rules.package, rules.evaluate):
+                files += expand(job.benchmark, **wc, method=ROWS, rate=RATES)
+            files += expand(rules.report_figures.benchmark, **wc) + expand(rules.side_by_side.benchmark, **wc)
+    return files + [rules.aggregate.benchmark]

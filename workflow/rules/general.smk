@@ -1,8 +1,3 @@
-def general_checkpoint(wc):
-    spec = stdo_config.general(config)
-    return [spec["checkpoint"].format(scale=wc.scale)] if "checkpoint" in spec else []
-
-
 # Shared by every results folder that uses this resources folder: its files are named by a hash of the
 # recipe (general_job()), so its log and benchmark live beside it, not under one results folder.
 rule general:
@@ -20,4 +15,4 @@ rule general:
     benchmark:
         f"{RSC}/benchmarks/general/x{{scale}}-{{recipe}}.tsv"
     shell:
-        "{STDO} general --out {output.model:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
+        "stdo general --out {output.model:q} --params {params.cfg:q} --threads {threads} --log {log:q}"

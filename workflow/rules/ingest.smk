@@ -21,5 +21,5 @@ rule ingest:
     benchmark:
         f"{RES}/benchmarks/ingest/{{video}}.tsv"
     shell:
-        "{STDO} ingest --source {input.source:q} --out-dir {params.out_dir:q}"
+        "stdo ingest --source {input.source:q} --out-dir {params.out_dir:q}"
         " --params {params.cfg:q} --threads {threads} --log {log:q}"

@@ -24,5 +24,5 @@ rule label:
     benchmark:
         f"{RES}/benchmarks/label/{{video}}_x{{scale}}_{{rate}}.tsv"
     shell:
-        "{STDO} label --lr-path {input.lr:q} --hr-path {input.hr:q} --general-path {input.general:q}"
+        "stdo label --lr-path {input.lr:q} --hr-path {input.hr:q} --general-path {input.general:q}"
         " --out {output:q} --params {params.cfg:q} --threads {threads} --batch-size {resources.infer_batch} --log {log:q}"

@@ -1,23 +1,3 @@
-# Files for `snakemake --report report.html`: the figures of each (video, scale) and the tables
-# (comparison, benchmarks) as HTML pages the report shows inline. Captions: workflow/report/*.rst.
-REPORT = f"{RES}/report"
-# Category names are single words: the report's own links to a category (workflow.rst) break on spaces.
-FIGURES = "Figures"  # one subcategory per (video, scale)
-
-
-def figure_dir(wc, method):
-    """The figures show the papers' setting: lossless LR, models as trained for it."""
-    return method_dir(wc, method, train_rate(LOSSLESS))
-
-
-def method_models(wc):
-    return [f"{figure_dir(wc, method)}/{name}" for method in METHODS for name in stdo_config.model_files(config, method)]
-
-
-def figure_inputs(wc):
-    return {"lr": lr_frames(wc, LOSSLESS), "hr": frames(wc.video)["hr"], "patches": patches(wc, train_rate(LOSSLESS))}
-
-
 rule report_figures:
     input:
         unpack(figure_inputs),
@@ -41,14 +21,11 @@ rule report_figures:
     benchmark:
         f"{RES}/benchmarks/report/{{video}}_x{{scale}}.tsv"
     shell:
-        "{STDO} report --lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
+        "stdo report --lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
         " --general-path {input.general:q} --metric-paths {input.metrics:q} --chunk-paths {input.chunks:q}"
         " --model-paths {input.models:q} --out-curves {output.curves:q} --out-chunk-map {output.chunk_map:q}"
         " --out-crops {output.crops:q} --params {params.cfg:q} --threads {threads} --batch-size {resources.infer_batch}"
         " --log {log:q}"
-
-
-SHOWCASE = stdo_config.showcase_rate(config)
 
 
 rule side_by_side:
@@ -72,39 +49,8 @@ rule side_by_side:
     benchmark:
         f"{RES}/benchmarks/report/{{video}}_x{{scale}}_side_by_side.tsv"
     shell:
-        "{STDO} side-by-side --metric-paths {input.metrics:q} {params.codec} --hr-path {input.hr:q} --out-video {output.video:q}"
+        "stdo side-by-side --metric-paths {input.metrics:q} {params.codec} --hr-path {input.hr:q} --out-video {output.video:q}"
         " --out-html {output.page:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
-
-
-def train_benchmark(wc, method, name):
-    """The benchmark file of the training job that writes checkpoint `name` (chunk<i>.pt or joint.pt)."""
-    if name.startswith("chunk"):
-        return rules.train.benchmark.format(**wc, method=method, chunk=name.removeprefix("chunk").removesuffix(".pt"))
-    return rules.train_joint.benchmark.format(**wc, method=method)
-
-
-def encode_benchmark(wc, rate):
-    encoding = rules.encode_lr_lossless if rate == LOSSLESS else rules.encode_lr
-    return encoding.benchmark.format(**wc, rate=rate)
-
-
-def benchmark_files():
-    """Every job's benchmark file, in pipeline order (but the report tables' own, written after)."""
-    files = expand(rules.ingest.benchmark, video=config["videos"])
-    files += [rules.general.benchmark.format(**general_job(s)) for s in SCALES]
-    files += expand(rules.encode_hr.benchmark, video=config["videos"], rate=HR_RATES)
-    for video in config["videos"]:
-        for scale in SCALES:
-            wc = {"video": video, "scale": scale}
-            files += [encode_benchmark(wc, rate) for rate in RATES]
-            for rate in TRAIN_RATES:
-                at = {**wc, "rate": rate}
-                files += expand(rules.label.benchmark, **at) + expand(rules.cluster.benchmark, **at, method=METHODS)
-                files += [train_benchmark(at, m, name) for m in METHODS for name in stdo_config.model_files(config, m)]
-            for job in (rules.package, rules.evaluate):
-                files += expand(job.benchmark, **wc, method=ROWS, rate=RATES)
-            files += expand(rules.report_figures.benchmark, **wc) + expand(rules.side_by_side.benchmark, **wc)
-    return files + [rules.aggregate.benchmark]
 
 
 rule report_tables:
