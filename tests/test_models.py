@@ -69,7 +69,9 @@ def test_a_misfit_state_dict_names_its_missing_and_unexpected_keys(tmp_path):
 def test_the_light_catalog_lists_exactly_the_registered_architectures():
     assert archs.names() == models.names()  # every constructor's arguments were checked on registering
     with pytest.raises(TypeError, match="stdo/archs.py lists"):
-        models.registry.register("espcn")(lambda scale, features, skip, depth: None)
+        models.registry.register("espcn2")(lambda scale, features, skip: None)
+    with pytest.raises(TypeError, match="'espcn' is registered twice"):
+        models.registry.register("espcn")(lambda scale, features, skip: None)
 
 
 def test_what_the_snakefile_imports_loads_no_torch_numpy_or_pandas():

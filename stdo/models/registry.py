@@ -25,6 +25,8 @@ def register(name: str):
     """Add an architecture; its constructor must take exactly the arguments `stdo.archs` lists."""
     def add(builder):
         takes = tuple(p for p in inspect.signature(builder).parameters if p != "scale")
+        if name in _ARCHS:
+            raise TypeError(f"model '{name}' is registered twice")
         if name not in archs.ARGS or set(takes) != set(archs.ARGS[name]):
             raise TypeError(f"model '{name}' takes {takes}; stdo/archs.py lists {archs.ARGS.get(name)}")
         _ARCHS[name] = builder
