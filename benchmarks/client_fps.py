@@ -118,7 +118,8 @@ def main() -> None:
             print(f"{name:8s} {'stdo play':14s} {'':11s} {done:8.1f}          (onnx fp32, x264 veryfast output)")
             ceiling = max(model_only(path, "onnx", "fp32", args.threads) for _ in range(args.repeats))
             rate = max(evaluation(path, args.threads) for _ in range(args.repeats))
-            print(f"{name:8s} {'evaluate':14s} {ceiling:11.1f} {rate:8.1f} {rate / ceiling:6.0%}   (onnx fp32, every score)")
+            print(f"{name:8s} {'evaluate':14s} {ceiling:11.1f} {rate:8.1f} {rate / ceiling:6.0%}"
+                  "   (onnx fp32, every score)")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ A looped, upscaled clip has the size and the decoding/labelling cost of a real 1
 content: use it for time and memory, never for quality claims."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np

@@ -30,8 +30,8 @@ from clips import encode_hd_clip
 
 from stdo import ingest as new_ingest
 from stdo.delivery.stream import probe
-from stdo.sources import bundled_clip
 from stdo.io import sha256_files
+from stdo.sources import bundled_clip
 
 OLD_COMMIT = "f1a5844286c73db4b378534d0d1d9b03c2b674aa"  # the last commit with the three-pass ingest
 REPO = Path(__file__).resolve().parents[1]

@@ -50,7 +50,8 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--general", type=Path, help="an x4 general model (the pipeline's: resources/general/x4-<recipe hash>.pt)")
+    p.add_argument("--general", type=Path,
+                   help="an x4 general model (the pipeline's: resources/general/x4-<recipe hash>.pt)")
     args = p.parse_args()
     setup("cpu", args.threads)
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,13 +20,19 @@ COLUMNS = ["video", "category", "scale", "method", "rate", "train_rate", "split"
 SHOWN = ["video", "scale", "method", "rate", "k", "total_params", "models_and_map_bytes", "kbps_package", "steps",
          "psnr_stdo_patch", "psnr_frame_y", "ssim", "rd_psnr_y", "vmaf", "train_seconds"]
 LEGEND = """\
-PSNR conventions (dB, 8-bit RGB output; every SR frame as the client plays the package: fp16 weights, patches of the grid):
-- psnr_stdo_patch: RGB, per patch with scale+4 px shaved from each patch border, -10 log10(mean of chunk MSE), all frames (STDO).
-- psnr_frame_rgb / psnr_frame_y: whole frames, eval frames (every eval_every-th), shave = scale, PSNR of the mean MSE; Y = BT.601 studio range.
+PSNR conventions (dB, 8-bit RGB output; every SR frame as the client plays the package: fp16 weights, patches of the \
+grid):
+- psnr_stdo_patch: RGB, per patch with scale+4 px shaved from each patch border, -10 log10(mean of chunk MSE), all \
+frames (STDO).
+- psnr_frame_rgb / psnr_frame_y: whole frames, eval frames (every eval_every-th), shave = scale, PSNR of the mean \
+MSE; Y = BT.601 studio range.
 - ssim: Y channel, shave = scale, Gaussian window (sigma 1.5), mean over eval frames.
-- rd_psnr_rgb / rd_psnr_y / rd_ssim / vmaf: every frame, whole frame, nothing shaved (the rate-distortion legend in comparison.md).
-- models_and_map_bytes: the package's model files (ONNX, fp16 weights) and chunk map, measured on the files; package_bytes adds the LR bitstream and the manifest.
-- steps: the method's optimizer-step budget (budget 'total': shared among its chunk models by chunk size; 'per_chunk': each chunk model gets all of it)."""
+- rd_psnr_rgb / rd_psnr_y / rd_ssim / vmaf: every frame, whole frame, nothing shaved (the rate-distortion legend in \
+comparison.md).
+- models_and_map_bytes: the package's model files (ONNX, fp16 weights) and chunk map, measured on the files; \
+package_bytes adds the LR bitstream and the manifest.
+- steps: the method's optimizer-step budget (budget 'total': shared among its chunk models by chunk size; \
+'per_chunk': each chunk model gets all of it)."""
 
 
 # Pooled per category: the mean over clips of each per-clip measure (and the clips' frames summed).
@@ -101,9 +107,10 @@ def comparison(table: pd.DataFrame) -> str:
     table = table[table["rate"] == rd.LOSSLESS]
     order = list(dict.fromkeys(table["method"]))
     parts = []
-    for value, title in (("psnr_stdo_patch", "PSNR dB, STDO convention (RGB, per patch, scale+4 shave, PSNR of mean chunk MSE)"),
-                         ("psnr_frame_y", "PSNR dB, whole stitched frames, Y channel, shave = scale"),
-                         ("models_and_map_bytes", "Models + chunk map, KB (ONNX files, fp16 weights; measured on the package)")):
+    for value, title in (
+            ("psnr_stdo_patch", "PSNR dB, STDO convention (RGB, per patch, scale+4 shave, PSNR of mean chunk MSE)"),
+            ("psnr_frame_y", "PSNR dB, whole stitched frames, Y channel, shave = scale"),
+            ("models_and_map_bytes", "Models + chunk map, KB (ONNX files, fp16 weights; measured on the package)")):
         wide = table.pivot_table(index="method", columns=["video", "scale"], values=value, aggfunc="first")
         wide = wide.reindex(order)
         if value.endswith("bytes"):

@@ -173,7 +173,8 @@ def _expand_videos(config: dict) -> None:
                                  f"name '{name}'; rename one, or list one under videos: with its own name")
             found[name] = rel.as_posix()
             videos[name] = {"path": str(Path(spec["folder"]) / rel), "max_frames": spec["max_frames"],
-                            "allow_truncated": spec["allow_truncated"], "fps": spec["fps"], "category": clip_category(rel, spec), "found_in": spec["folder"]}
+                            "allow_truncated": spec["allow_truncated"], "fps": spec["fps"],
+                            "category": clip_category(rel, spec), "found_in": spec["folder"]}
     config["videos"] = videos
 
 

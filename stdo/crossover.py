@@ -38,7 +38,8 @@ def crossover_points(rows: pd.DataFrame, baseline: str, score: str = "psnr_stdo_
     out = []
     for (video, scale, arch, family), group in rows[rows["family"] != baseline].groupby(
             ["video", "scale", "arch", "family"], sort=False):
-        gains = [(b, s - base.get((video, scale, arch, b), float("nan"))) for b, s in zip(group["total_steps"], group[score])]
+        gains = [(b, s - base.get((video, scale, arch, b), float("nan")))
+                 for b, s in zip(group["total_steps"], group[score])]
         won = [(b, g) for b, g in sorted(gains) if g > 0]
         out.append({"video": video, "scale": scale, "arch": arch, "family": family,
                     "budgets": ", ".join(str(b) for b, _ in sorted(gains)),

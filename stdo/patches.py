@@ -21,7 +21,7 @@ class Grid:
     scale: int
 
     @classmethod
-    def fit(cls, lr_height: int, lr_width: int, cols: int, rows: int, scale: int) -> "Grid":
+    def fit(cls, lr_height: int, lr_width: int, cols: int, rows: int, scale: int) -> Grid:
         """The grid over an LR frame; leftover pixels at the right and bottom are dropped."""
         grid = cls(rows, cols, lr_height // rows, lr_width // cols, scale)
         if grid.patch_h < 1 or grid.patch_w < 1:

@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from tiny import TINY, snakemake
 
 from stdo import report
-from tiny import TINY, snakemake
 
 FIGURES = ("psnr_per_frame.png", "chunk_map.png", "hardest_patch.png")
 SHOWCASE = ("side_by_side.html", "side_by_side.mp4")

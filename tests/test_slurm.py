@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO
 from tiny import SNAKEMAKE, TINY, workdir
 
@@ -119,7 +118,8 @@ def on_slurm(slurm, frames_dir, tmp_path_factory):
     run, seconds = run_snakemake(root, "--workflow-profile", str(PROFILES / "slurm"), "--slurm-keep-successful-logs",
                                  *FAST_POLL, limit=SLURM_LIMIT_S)
     cancel_run(run)  # a no-op after a clean run
-    assert run.returncode == 0, f"rc {run.returncode} after {seconds:.0f} s:\n{run.stdout[-3000:]}\n{run.stderr[-5000:]}"
+    assert run.returncode == 0, (f"rc {run.returncode} after {seconds:.0f} s:\n{run.stdout[-3000:]}\n"
+                                 f"{run.stderr[-5000:]}")
     print(f"\nthe tiny workflow on Slurm: {seconds:.0f} s")
     return root, run
 
@@ -134,7 +134,8 @@ def local(slurm, frames_dir, tmp_path_factory):
 
 
 def test_slurm_run_gives_the_same_summary_as_a_local_run(on_slurm, local):
-    tables = [pd.read_csv(root / "results" / "summary.csv").drop(columns="train_seconds") for root, _ in (on_slurm, local)]
+    tables = [pd.read_csv(root / "results" / "summary.csv").drop(columns="train_seconds")
+              for root, _ in (on_slurm, local)]
     assert len(tables[0]) == 2 + len(METHODS)  # bicubic, general and every method
     pd.testing.assert_frame_equal(*tables)
 

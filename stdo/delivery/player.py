@@ -9,7 +9,7 @@ of independent patches. Runtimes: PyTorch (the model rebuilt from the registry, 
 the package's ONNX files) or ONNX Runtime on those files."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
