@@ -12,9 +12,9 @@ import pandas as pd  # noqa: E402
 from . import rd  # noqa: E402
 from .io import atomic_path, load_json, save_png  # noqa: E402
 
-COLUMNS = ["video", "category", "scale", "method", "rate", "train_rate", "split", "mode", "k", "models", "arch", "init",
-           "budget", "steps", "params_per_model", "total_params", "map_bits", "map_bytes", "model_bytes",
-           "models_and_map_bytes", "stream_bytes", "package_bytes", "kbps_package", "psnr_stdo_patch",
+COLUMNS = ["video", "category", "scale", "method", "rate", "train_rate", "split", "mode", "k", "models", "fallbacks",
+           "arch", "init", "budget", "steps", "params_per_model", "total_params", "map_bits", "map_bytes",
+           "model_bytes", "models_and_map_bytes", "stream_bytes", "package_bytes", "kbps_package", "psnr_stdo_patch",
            "psnr_frame_rgb", "psnr_frame_y", "psnr_cafm", "ssim", "psnr_patch_mean", "rd_psnr_rgb", "rd_psnr_y",
            "rd_ssim", "vmaf", "vmaf_model", "pad", "train_seconds", "frames", "eval_frames", "patches", "sr_sha256"]
 SHOWN = ["video", "scale", "method", "rate", "k", "total_params", "models_and_map_bytes", "kbps_package", "steps",
@@ -32,7 +32,9 @@ comparison.md).
 - models_and_map_bytes: the package's model files (ONNX, fp16 weights) and chunk map, measured on the files; \
 package_bytes adds the LR bitstream and the manifest.
 - steps: the method's optimizer-step budget (budget 'total': shared among its chunk models by chunk size; \
-'per_chunk': each chunk model gets all of it)."""
+'per_chunk': each chunk model gets all of it).
+- fallbacks: chunks whose trained model lost to the general model or bicubic on the chunk's patches and that ship \
+that instead (config select; empty where select is off or for the reference rows)."""
 
 
 # Pooled per category: the mean over clips of each per-clip measure (and the clips' frames summed).

@@ -99,7 +99,9 @@ def model_summary(manifest: dict, model_metas) -> dict:
     routing = manifest["routing"]
     map_bits = (manifest["frames"] * manifest["grid"]["rows"] * manifest["grid"]["cols"]
                 * math.ceil(math.log2(routing["k"])) if routing["by"] == "map" else 0)
+    ships = routing.get("ships", [])
     return {"models": len([e for e in entries if e["file"]]), "arch": first["arch"], "total_params": total,
+            "fallbacks": sum(s != "trained" for s in ships) if ships else None, "ships": ships,
             "params_per_model": per_model, "map_bits": map_bits,
             "train_seconds": round(sum(load_json(p).get("train_seconds", 0.0) for p in model_metas), 1)}
 

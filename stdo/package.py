@@ -26,15 +26,16 @@ from .patches import Grid, grid_of
 log = logging.getLogger(__name__)
 
 
-def routing(chunk: np.ndarray | None, frame: np.ndarray, loaded: list) -> dict:
-    """How the client finds each patch's model: by nothing (one model), by frame ranges or by a map."""
+def routing(chunk: np.ndarray | None, frame: np.ndarray, loaded: list, by_chunk: bool = False) -> dict:
+    """How the client finds each patch's model: by nothing (one model), by frame ranges or by a map.
+    `by_chunk`: route by chunk even where one model serves them all (before `select` changes some)."""
     cafm = loaded[0][1].get("cafm_chunks") if loaded else None
-    if chunk is None or (len(loaded) <= 1 and not cafm):
+    k = int(chunk.max()) + 1 if chunk is not None else 1
+    if k == 1 or (len(loaded) <= 1 and not cafm and not by_chunk):
         return {"k": 1, "by": "none", "chunk_model": [[0, None]]}
-    k = int(chunk.max()) + 1
-    if not cafm and len(loaded) != k:
+    if not cafm and len(loaded) not in (k, 1):
         raise InputError(f"patches fall into {k} chunks but {len(loaded)} models were given")
-    chunk_model = [[0, c] for c in range(k)] if cafm else [[c, None] for c in range(k)]
+    chunk_model = [[0, c] if cafm else [c if len(loaded) == k else 0, None] for c in range(k)]
     starts = [int(frame[chunk == c].min()) for c in range(k)]
     by_frames = np.searchsorted(starts, frame, side="right") - 1
     if starts == sorted(starts) and np.array_equal(by_frames, chunk):
@@ -43,12 +44,34 @@ def routing(chunk: np.ndarray | None, frame: np.ndarray, loaded: list) -> dict:
                                          "compression": "zlib"}, "chunk_model": chunk_model}
 
 
+def apply_selection(route: dict, loaded: list, selection: dict, general) -> tuple[dict, list]:
+    """The routing and models after `select`: each chunk whose trained model lost goes to the general
+    model or to bicubic (each added once), and models no chunk uses any more are left out."""
+    fallback = {"general": general, "bicubic": (None, {"arch": "bicubic"})}
+    candidates = list(loaded) + [fallback[s] for s in ("general", "bicubic")]
+    chunk_model = []
+    for (model, cafm_chunk), choice in zip(route["chunk_model"], (c["ships"] for c in selection["chunks"])):
+        if choice == "trained":
+            chunk_model.append([model, cafm_chunk])
+        elif choice == "general" and general is None:
+            raise InputError("select ships the general model for a chunk, but no general model was given")
+        else:
+            chunk_model.append([len(loaded) + ("general", "bicubic").index(choice), None])
+    used = sorted({m for m, _ in chunk_model})
+    route = {**route, "chunk_model": [[used.index(m), c] for m, c in chunk_model],
+             "ships": [c["ships"] for c in selection["chunks"]]}
+    return route, [candidates[m] for m in used]
+
+
 def model_entries(loaded, folder: Path) -> list[dict]:
     """Export every model as ONNX (fp16 weights) into `folder`; bicubic (no model) has no file."""
     if not loaded:
-        return [{"file": None, "arch": "bicubic", "arch_kwargs": {}, "cafm_chunks": None, "params": 0}]
+        loaded = [(None, {"arch": "bicubic"})]
     entries = []
     for i, (model, meta) in enumerate(loaded):
+        if model is None:
+            entries.append({"file": None, "arch": "bicubic", "arch_kwargs": {}, "cafm_chunks": None, "params": 0})
+            continue
         name = f"model{i}.onnx"
         onnx_model.export(model, folder / name, cafm_chunks=meta.get("cafm_chunks"))
         entries.append({"file": name, "arch": meta["arch"], "arch_kwargs": meta.get("arch_kwargs", {}),
@@ -57,11 +80,13 @@ def model_entries(loaded, folder: Path) -> list[dict]:
 
 
 def build(stream_path, codec_path, patches_path, out_dir, *, scale: int, playback: dict | None = None,
-          model_paths=(), chunks_path=None, meta_path=None, info: dict | None = None, threads: int = 1) -> dict:
+          model_paths=(), chunks_path=None, meta_path=None, selection_path=None, general_path=None,
+          info: dict | None = None, threads: int = 1) -> dict:
     """Write the package folder `out_dir` (all at once: staged beside it, then renamed). `playback`:
     the settings the server evaluates it with and a client plays it with by default
     (`stdo.delivery.player.PLAYBACK`: runtime, precision, pad, batch, block_frames). `meta_path`: the
-    ingest's meta.json, for where the frames sit in the source video (its size and the crop)."""
+    ingest's meta.json, for where the frames sit in the source video (its size and the crop).
+    `selection_path`: what each chunk ships (`stdo.select`), with the general model at `general_path`."""
     import torch
 
     torch.set_num_threads(threads)
@@ -72,7 +97,14 @@ def build(stream_path, codec_path, patches_path, out_dir, *, scale: int, playbac
     grid = grid_of(table, scale)
     if not loaded:  # bicubic: a player upscales whole frames, no patch seams
         grid = Grid(1, 1, codec["height"], codec["width"], scale)
-    route = routing(chunk, table["frame"].to_numpy(), loaded)
+    selection = load_json(selection_path) if selection_path else None
+    fallbacks = bool(selection and selection["fallbacks"])
+    route = routing(chunk, table["frame"].to_numpy(), loaded, by_chunk=fallbacks)
+    if fallbacks:
+        general = models.load_checkpoint(general_path) if general_path else None
+        route, loaded = apply_selection(route, loaded, selection, general)
+    elif selection:
+        route["ships"] = [c["ships"] for c in selection["chunks"]]
     manifest = {
         "format": fmt.FORMAT, "version": fmt.VERSION,
         "scale": scale, "frames": codec["frames"], "fps": codec["fps"],

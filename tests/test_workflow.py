@@ -1,6 +1,7 @@
 """End to end through the Snakemake CLI on a few frames of the real bundled clip."""
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -103,6 +104,26 @@ def test_config_changes_rerun_only_what_depends_on_them(done, tmp_path):
     changed = {p for p in before if before[p] != after[p]}
     assert changed <= SUMMARY  # a new rate point runs only its jobs: no training, no other rate
     assert {"results/tiny/x4/lr/crf50/stream.mp4", "results/tiny/x4/stdo/crf50/metrics.json"} <= set(after)
+
+
+def test_select_runs_only_its_jobs_and_the_packages_and_says_what_each_chunk_ships(done, tmp_path):
+    root = tmp_path / "run"
+    shutil.copytree(done[0], root, symlinks=True)
+    before = stamps(root)
+    edit(root, lambda c: c.update(select=True))
+    assert snakemake(root).returncode == 0
+    after = stamps(root)
+    changed = {p for p in before if before[p] != after.get(p)}  # a package may drop a model that lost
+    trained = ("m0", "stdo", "cafm", "jstdo")
+    assert {p for p in changed if not p.startswith(tuple(f"results/tiny/x4/{m}/" for m in trained))} <= SUMMARY
+    assert not {p for p in changed if p.endswith((".pt", "chunks.parquet"))}  # no training, no clustering
+    table = pd.read_csv(root / "results" / "summary.csv").set_index(["method", "rate"])
+    for method in trained:
+        selection = json.loads((root / f"results/tiny/x4/{method}/lossless/selection.json").read_text())
+        assert table.loc[(method, "crf30"), "fallbacks"] == selection["fallbacks"]
+        manifest = json.loads((root / f"results/tiny/x4/{method}/crf30/package/manifest.json").read_text())
+        assert manifest["routing"]["ships"] == [c["ships"] for c in selection["chunks"]]
+    assert table.loc[("bicubic", "crf30"), "fallbacks"] != table.loc[("bicubic", "crf30"), "fallbacks"]  # NaN
 
 
 def test_the_general_model_is_shared_by_results_folders_and_never_rewritten(done, tmp_path):

@@ -207,9 +207,16 @@ def method_chunks(wc):
     return [f"{trained_dir(wc)}/chunks.parquet"] if wc.method in METHODS else []
 
 
+def method_selection(wc):
+    """What each chunk of a method ships (rules/select.smk), where `select` is on."""
+    return [f"{trained_dir(wc)}/selection.json"] if wc.method in METHODS and config["select"] else []
+
+
 def package_inputs(wc):
+    selection = method_selection(wc)
     return {"stream": lr_stream(wc), "codec": f"{lr_dir(wc)}/codec.json", "meta": frames(wc.video)["meta"],
-            "patches": patches(wc, train_rate(wc.rate)), "models": package_models(wc), "chunks": method_chunks(wc)}
+            "patches": patches(wc, train_rate(wc.rate)), "models": package_models(wc), "chunks": method_chunks(wc),
+            "selection": selection, "general": [general_model(wc)] if selection else []}
 
 
 def method_info(wc):
@@ -283,6 +290,7 @@ def benchmark_files():
                 at = {**wc, "rate": rate}
                 files += expand(rules.label.benchmark, **at) + expand(rules.cluster.benchmark, **at, method=METHODS)
                 files += [train_benchmark(at, m, name) for m in METHODS for name in stdo_config.model_files(config, m)]
+                files += expand(rules.select.benchmark, **at, method=METHODS) if config["select"] else []
             for job in (rules.package, rules.evaluate):
                 files += expand(job.benchmark, **wc, method=ROWS, rate=RATES)
             files += expand(rules.report_figures.benchmark, **wc) + expand(rules.side_by_side.benchmark, **wc)

@@ -8,13 +8,15 @@ rule package:
         out_dir=lambda wc, output: Path(output[0]).parent,
         models=lambda wc, input: f"--model-paths {' '.join(map(shlex.quote, input.models))}" if input.models else "",
         chunks=lambda wc, input: f"--chunks-path {shlex.quote(input.chunks[0])}" if input.chunks else "",
+        selection=lambda wc, input: (f"--selection-path {shlex.quote(input.selection[0])}"
+                                     f" --general-path {shlex.quote(input.general[0])}") if input.selection else "",
     log:
         f"{RES}/logs/package/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
     benchmark:
         f"{RES}/benchmarks/package/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
     shell:
         "stdo package --stream-path {input.stream:q} --codec-path {input.codec:q} --meta-path {input.meta:q}"
-        " --patches-path {input.patches:q} --out-dir {params.out_dir:q} {params.models} {params.chunks}"
+        " --patches-path {input.patches:q} --out-dir {params.out_dir:q} {params.models} {params.chunks} {params.selection}"
         " --params {params.cfg:q} --log {log:q}"
 
 

@@ -1,0 +1,20 @@
+rule select:
+    input:
+        unpack(frame_inputs),
+        chunks=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/chunks.parquet",
+        models=lambda wc: [f"{method_dir(wc)}/{name}" for name in stdo_config.model_files(config, wc.method)],
+    output:
+        f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/selection.json",
+    params:
+        cfg=lambda wc: as_json({"scale": int(wc.scale), "device": config["device"]}),
+    threads: config["threads"]["evaluate"]
+    resources:
+        infer_batch=config["batch_size"],
+    log:
+        f"{RES}/logs/select/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
+    benchmark:
+        f"{RES}/benchmarks/select/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
+    shell:
+        "stdo select --lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
+        " --chunks-path {input.chunks:q} --model-paths {input.models:q} --out {output:q} --params {params.cfg:q}"
+        " --threads {threads} --batch-size {resources.infer_batch} --log {log:q}"
