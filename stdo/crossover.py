@@ -28,6 +28,7 @@ def table(summary: pd.DataFrame, cells: dict) -> pd.DataFrame:
         raise InputError(f"summary: no lossless row for the sweep's method(s) {', '.join(sorted(missing))}")
     for key in ("family", "arch", "total_steps"):
         rows[key] = rows["method"].map({name: cell[key] for name, cell in cells.items()})
+    rows["steps"] = rows["steps"].astype("Int64")  # a float column of the summary (references have none)
     return rows[KEEP].sort_values(["video", "scale", "arch", "family", "total_steps"], ignore_index=True)
 
 
