@@ -2,9 +2,13 @@
 each frame upscaled to 1920x1080 with OpenCV's bicubic, the clip looped to the length asked for, at 30 fps.
 
 A looped, upscaled clip has the size and the decoding/labelling cost of a real 1080p video, not its
-content: use it for time and memory, never for quality claims."""
+content: use it for time and memory, never for quality claims. As a script it writes one clip:
+
+    python benchmarks/clips.py --seconds 45 --out resources/hd45/hd45s.mp4   # config/experiments/hd45.yaml
+"""
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,3 +73,13 @@ def pipeline_general(scale: int = 4) -> Path | None:
                               "workflow/schemas/config.schema.yaml")
     path = Path(config["resources_dir"]) / "general" / f"x{scale}-{stdo_config.general_hash(config, scale)}.pt"
     return path.resolve() if path.exists() else None
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="write a looped 1080p clip made from the bundled one")
+    parser.add_argument("--seconds", type=float, default=45)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    print(encode_hd_clip(args.out, args.seconds, args.threads, preset="veryfast"))
