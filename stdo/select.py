@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 SHIPS = ("trained", "general", "bicubic")  # in order of preference at equal MSE
 
 
-def chunk_models(model_paths, k: int, dev) -> list:
+def chunk_models(model_paths, k: int, dev, chunks_path) -> list:
     """The trained model of each chunk: one per chunk, one for all (jstdo), or a CaFM model's chunk views."""
     loaded = [models.load_checkpoint(p, dev) for p in model_paths]
     if len(loaded) == k:
@@ -32,7 +32,7 @@ def chunk_models(model_paths, k: int, dev) -> list:
         if meta.get("cafm_chunks"):
             return [models.ChunkView(model, c).eval() for c in range(k)]
         return [model] * k
-    raise InputError(f"{len(loaded)} models for {k} chunks: give one per chunk or one for all")
+    raise InputError(f"{chunks_path}: {k} chunks, but {len(loaded)} models: give one per chunk or one for all")
 
 
 def trained_chunk_mse(lr, hr, table: pd.DataFrame, chunk: np.ndarray, nets: list, scale: int, dev,
@@ -58,7 +58,7 @@ def select(lr_path, hr_path, patches_path, chunks_path, model_paths, out, *, sca
     if len(chunk) != len(table):
         raise InputError(f"{chunks_path}: {len(chunk)} patches, {patches_path} {len(table)}")
     k = int(chunk.max()) + 1
-    nets = chunk_models(model_paths, k, dev)
+    nets = chunk_models(model_paths, k, dev, chunks_path)
     trained = trained_chunk_mse(load_frames(lr_path), load_frames(hr_path), table, chunk, nets, scale, dev,
                                 batch_size)
     general = table.groupby(chunk)["mse"].mean().to_numpy()

@@ -84,3 +84,12 @@ def test_one_model_for_all_chunks_is_routed_by_chunk_once_a_chunk_falls_back(cli
     assert [e["arch"] for e in manifest["models"]] == ["espcn", "bicubic"]
     map_ = np.frombuffer(zlib.decompress((out / "chunks.bin").read_bytes()), np.uint8)
     assert np.array_equal(map_, load_chunks(clip / "chunks.parquet"))
+
+
+def test_models_that_do_not_match_the_chunks_are_named_in_one_line(clip, tmp_path):
+    from stdo.errors import InputError
+
+    with pytest.raises(InputError, match=r"chunks.parquet: 2 chunks, but 3 models: give one per chunk") as err:
+        select(clip / "lr_x4.npy", clip / "hr.npy", clip / "patches.parquet", clip / "chunks.parquet",
+               [clip / "chunk0.pt"] * 3, tmp_path / "selection.json", scale=4, device="cpu")
+    assert "\n" not in str(err.value) and not (tmp_path / "selection.json").exists()

@@ -100,6 +100,12 @@ def method_dir(wc, method=None, rate=None):
     return f"{scale_dir(wc)}/{method or wc.method}/{rate or wc.rate}"
 
 
+def checkpoints(wc, method=None, rate=None):
+    """The checkpoints a method's training writes (one per chunk, or one joint model)."""
+    method = method or wc.method
+    return [f"{method_dir(wc, method, rate)}/{name}" for name in stdo_config.model_files(config, method)]
+
+
 def general_job(scale):
     """The wildcards of the general job of `scale`: its files carry a hash of its recipe."""
     return {"scale": scale, "recipe": stdo_config.general_hash(config, int(scale))}
@@ -200,7 +206,7 @@ def package_models(wc):
         return []
     if wc.method == "general":
         return [general_model(wc)]
-    return [f"{trained_dir(wc)}/{name}" for name in stdo_config.model_files(config, wc.method)]
+    return checkpoints(wc, rate=train_rate(wc.rate))
 
 
 def method_chunks(wc):
@@ -255,7 +261,7 @@ def figure_dir(wc, method):
 
 
 def method_models(wc):
-    return [f"{figure_dir(wc, method)}/{name}" for method in METHODS for name in stdo_config.model_files(config, method)]
+    return [path for method in METHODS for path in checkpoints(wc, method, train_rate(LOSSLESS))]
 
 
 def figure_inputs(wc):

@@ -1,8 +1,8 @@
 rule select:
     input:
         unpack(frame_inputs),
-        chunks=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/chunks.parquet",
-        models=lambda wc: [f"{method_dir(wc)}/{name}" for name in stdo_config.model_files(config, wc.method)],
+        chunks=lambda wc: f"{method_dir(wc)}/chunks.parquet",
+        models=checkpoints,
     output:
         f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/selection.json",
     params:
