@@ -82,12 +82,13 @@ def _check_lossless(path, frames: np.ndarray) -> None:
 
 
 def encode_hr(hr_path, meta_path, out_stream, out_metrics, *, rate: str, encoder: str = "libx264", preset=None,
-              fps: float | None = None, threads: int = 1, info: dict | None = None) -> dict:
-    """Encode the HR frames at `rate` and score the decoded video against them."""
+              fps: float | None = None, threads: int = 1, vmaf_subsample: int = 1, info: dict | None = None) -> dict:
+    """Encode the HR frames at `rate` and score the decoded video against them (`vmaf_subsample`:
+    VMAF and SSIM on every n-th frame only, as the packages are scored)."""
     hr = load_frames(hr_path)
     fps = video_fps(meta_path, fps)
     description = _encode(hr, out_stream, rate, fps=fps, encoder=encoder, preset=preset, threads=threads)
-    scores = score_stream(out_stream, hr_path, fps=fps, threads=threads)
+    scores = score_stream(out_stream, hr_path, fps=fps, threads=threads, vmaf_subsample=vmaf_subsample)
     result = {**(info or {}), "rate": rate, "scale": 1, "fps": fps, "encoder": encoder,
               "stream_bytes": description["bytes"], "package_bytes": description["bytes"],
               "kbps_stream": description["kbps"], "kbps_package": description["kbps"], "codec": description,

@@ -38,9 +38,10 @@ class Scorer:
     """Every score of an SR video, fed frame by frame: the papers' per-patch and evaluation-frame
     scores and the codec-style whole-video scores, plus a hash of the frames."""
 
-    def __init__(self, hr_path, fps: float, threads: int, table: pd.DataFrame | None = None, scale: int = 1):
+    def __init__(self, hr_path, fps: float, threads: int, table: pd.DataFrame | None = None, scale: int = 1,
+                 vmaf_subsample: int = 1):
         self.hr, self.table, self.scale = load_frames(hr_path), table, scale
-        self.quality = VideoQuality(hr_path, fps=fps, threads=threads)
+        self.quality = VideoQuality(hr_path, fps=fps, threads=threads, vmaf_subsample=vmaf_subsample)
         self.digest, self.count = hashlib.sha256(), 0
         if table is not None:
             self.grid = grid_of(table, scale)
@@ -73,6 +74,7 @@ class Scorer:
         video = self.quality.result()
         out = {"frames": video["frames"], "rd_psnr_rgb": video["psnr_rgb"], "rd_psnr_y": video["psnr_y"],
                "rd_ssim": video["ssim"], "vmaf": video["vmaf"], "vmaf_model": video["vmaf_model"],
+               "vmaf_subsample": video["vmaf_subsample"],
                "rd_psnr_y_per_frame": video["per_frame"]["psnr_y"], "vmaf_per_frame": video["per_frame"]["vmaf"],
                "sr_sha256": self.digest.hexdigest()}
         if self.table is None:
@@ -107,16 +109,18 @@ def model_summary(manifest: dict, model_metas) -> dict:
 
 
 def evaluate(package_path, hr_path, patches_path, out, *, chunks_path=None, model_meta_paths=(),
-             papers_metrics: bool = True, device: str = "cpu", threads: int = 1, info: dict | None = None) -> dict:
+             papers_metrics: bool = True, device: str = "cpu", threads: int = 1, vmaf_subsample: int = 1,
+             info: dict | None = None) -> dict:
     """Play the package as its manifest says it is played, score every frame, write metrics.json.
 
     `papers_metrics`: also the papers' per-patch and evaluation-frame scores. They measure how well
     models overfit the frames they were trained on, so the workflow asks for them where the package
-    carries those frames (its rate point is the one the models were trained at)."""
+    carries those frames (its rate point is the one the models were trained at). `vmaf_subsample`:
+    VMAF and SSIM on every n-th frame only (`stdo.quality`)."""
     package = open_package(package_path)
     m = package.manifest
     table = pd.read_parquet(patches_path).sort_values("patch_id", ignore_index=True) if papers_metrics else None
-    with Scorer(hr_path, m["fps"], threads, table, m["scale"]) as scorer:
+    with Scorer(hr_path, m["fps"], threads, table, m["scale"], vmaf_subsample) as scorer:
         for frame in upscale(package, device=device, threads=threads):
             scorer.add(frame)
         scores = scorer.result(load_chunks(chunks_path) if chunks_path else None)
@@ -142,9 +146,9 @@ def _settings(stream: dict) -> str:
     return f"{stream['encoder']} {stream['preset']} {rate}"
 
 
-def score_stream(stream_path, hr_path, *, fps: float, threads: int = 1) -> dict:
+def score_stream(stream_path, hr_path, *, fps: float, threads: int = 1, vmaf_subsample: int = 1) -> dict:
     """Codec-style scores of a decoded video against the HR frames (the HR codec baseline)."""
-    with Scorer(hr_path, fps, threads) as scorer:
+    with Scorer(hr_path, fps, threads, vmaf_subsample=vmaf_subsample) as scorer:
         for frame in stream.decode(stream_path):
             scorer.add(frame)
         return scorer.result()

@@ -32,7 +32,8 @@ Rate-distortion conventions: kbit/s = 8 x bytes / (frames / fps) / 1000 over the
 file of the package (LR bitstream + fp16 ONNX models + chunk map + manifest), kbps_models_and_map only the models and
 the map (the papers' measure). Quality over every frame against the original HR frames, whole frame, nothing shaved:
 rd_psnr_rgb / rd_psnr_y = PSNR of the mean MSE (Y = BT.601 studio range from RGB); rd_ssim = libvmaf float_ssim (Y),
-mean over frames; vmaf = libvmaf, model given in vmaf_model, mean over frames. hr_codec = the HR frames through the
+mean over frames; vmaf = libvmaf, model given in vmaf_model, mean over frames (over every n-th frame only where
+vmaf_model says so, SSIM alike). hr_codec = the HR frames through the
 same encoder (the anchor of the BD-rates); bicubic = the LR stream upscaled by bicubic at the client."""
 
 
@@ -96,7 +97,7 @@ def bd_markdown(bd: pd.DataFrame, vmaf_model: str) -> str:
     note = (f"BD-rate against the HR video through the same encoder (hr_codec), piecewise cubic (PCHIP) over the "
             f"quality range both curves cover; rate = every byte of the package (LR bitstream + models + chunk map + "
             f"manifest); 'stream only' counts the LR bitstream alone, as if the models cost nothing (the limit of a "
-            f"long video, or a model the client already has). PSNR-Y and VMAF ({vmaf_model}) over every frame. "
+            f"long video, or a model the client already has). PSNR-Y over every frame, VMAF ({vmaf_model}). "
             f"Negative = fewer bits than the codec alone for the same quality. 'points' = the method's rate points vs "
             f"the anchor's.")
     return "\n".join(lines) + "\n\n" + note + "\n"

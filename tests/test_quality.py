@@ -100,6 +100,19 @@ def test_psnr_y_agrees_with_libvmafs_psnr_y(bunny, ref_path, jpeg30, tmp_path):
     assert (ours - libvmaf).min() > 0 and (ours - libvmaf).max() < 0.06
 
 
+def test_vmaf_subsample_scores_every_nth_frame_as_the_full_run_does(ref_path, jpeg30):
+    """libvmaf's n_subsample: the sampled frames keep their scores (motion still sees the frame
+    before), the mean is over them, and PSNR still covers every frame."""
+    full, every_2nd = measure(ref_path, jpeg30), measure(ref_path, jpeg30, vmaf_subsample=2)
+    assert every_2nd["per_frame"]["vmaf"] == full["per_frame"]["vmaf"][::2]
+    assert every_2nd["vmaf"] == pytest.approx(np.mean(full["per_frame"]["vmaf"][::2]), abs=1e-5)
+    assert every_2nd["vmaf"] != pytest.approx(full["vmaf"], abs=1e-3)
+    assert every_2nd["psnr_y"] == full["psnr_y"] and len(every_2nd["per_frame"]["psnr_y"]) == 6
+    assert every_2nd["vmaf_subsample"] == 2 and "n_subsample=2" in every_2nd["conventions"]
+    assert every_2nd["vmaf_model"] == "vmaf_v0.6.1, 1 frame in 2"
+    assert full["vmaf_subsample"] == 1 and "n_subsample" not in full["conventions"]
+
+
 def save_with_long_header(path, frames: np.ndarray, total: int = 4096) -> None:
     """A valid version 1.0 .npy whose header is padded to `total` bytes (np.save uses 128)."""
     header = repr({"descr": "|u1", "fortran_order": False, "shape": frames.shape})

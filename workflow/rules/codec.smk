@@ -47,7 +47,8 @@ rule encode_hr:
         stream=f"{RES}/{{video}}/hr/{{rate}}/stream.mp4",
         metrics=f"{RES}/{{video}}/hr/{{rate}}/metrics.json",
     params:
-        cfg=lambda wc: codec_params(wc, wc.rate, info={"video": wc.video, "method": "hr_codec"}),
+        cfg=lambda wc: codec_params(wc, wc.rate, vmaf_subsample=config["vmaf_subsample"],
+                                    info={"video": wc.video, "method": "hr_codec"}),
     threads: config["threads"]["encode"]
     log:
         f"{RES}/logs/encode_hr/{{video}}_{{rate}}.log",

@@ -27,7 +27,8 @@ rule evaluate:
         f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/metrics.json",
     params:
         cfg=lambda wc: as_json({"device": config["device"], "info": method_info(wc),
-                                "papers_metrics": wc.rate == train_rate(wc.rate)}),
+                                "papers_metrics": wc.rate == train_rate(wc.rate),
+                                "vmaf_subsample": config["vmaf_subsample"]}),
         package=lambda wc, input: Path(input.package).parent,
         chunks=lambda wc, input: f"--chunks-path {shlex.quote(input.chunks[0])}" if input.chunks else "",
         metas=lambda wc, input: f"--model-meta-paths {' '.join(map(shlex.quote, input.metas))}" if input.metas else "",
