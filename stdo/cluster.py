@@ -1,12 +1,13 @@
 """Stage 4: split the patches into k chunks.
 
-- stdo: pool the patches of all frames, rank by general-model PSNR and cut into k groups of
-  equal count (sizes differ by at most one when k does not divide the count); chunk 0 holds the
-  lowest PSNR, i.e. the hardest patches. Ties are broken by patch id, so the split is stable.
+- stdo: pool the patches of all frames, rank by the labeller's `score` (the general model's PSNR
+  in STDO; `stdo.label`) and cut into k groups of equal count (sizes differ by at most one when k
+  does not divide the count); chunk 0 holds the lowest score, i.e. the hardest patches. Ties are
+  broken by patch id, so the split is stable.
 - temporal: k contiguous frame ranges (the NAS / CaFM time chunks).
 - kmeans: k-means (scikit-learn) on standardised per-patch features (general-model PSNR, LR
   gradient energy, temporal difference); clusters are numbered by mean PSNR, hardest first.
-  Chunk sizes follow the data.
+  Chunk sizes follow the data. Needs patches labelled by the general model.
 - none: one chunk holding everything.
 """
 from __future__ import annotations
@@ -21,9 +22,9 @@ SPLITS = ("stdo", "temporal", "kmeans", "none")
 KMEANS_FEATURES = ("psnr", "grad_energy", "temporal_diff")
 
 
-def split_stdo(psnr: np.ndarray, k: int) -> np.ndarray:
-    order = np.argsort(psnr, kind="stable")
-    chunk = np.empty(len(psnr), dtype=np.int64)
+def split_stdo(score: np.ndarray, k: int) -> np.ndarray:
+    order = np.argsort(score, kind="stable")
+    chunk = np.empty(len(score), dtype=np.int64)
     for c, members in enumerate(np.array_split(order, k)):
         chunk[members] = c
     return chunk
@@ -40,6 +41,8 @@ def split_temporal(frame: np.ndarray, k: int) -> np.ndarray:
 def split_kmeans(table: pd.DataFrame, k: int, seed: int = 0) -> np.ndarray:
     from sklearn.cluster import KMeans  # 0.6 s to import: only this split pays for it
 
+    if "psnr" not in table:
+        raise InputError("split kmeans clusters on the general model's patch PSNR: label with label_by: general")
     features = table[list(KMEANS_FEATURES)].to_numpy(np.float64, copy=True)
     features[:, 0] = np.minimum(features[:, 0], 100.0)  # a perfect patch has infinite PSNR
     spread = features.std(axis=0)
@@ -57,7 +60,7 @@ def assign(table: pd.DataFrame, split: str, k: int, seed: int = 0) -> np.ndarray
     if k < 1 or k > len(table):
         raise InputError(f"k = {k}: must be between 1 and the number of patches ({len(table)})")
     if split == "stdo":
-        return split_stdo(table["psnr"].to_numpy(), k)
+        return split_stdo(table["score"].to_numpy(), k)
     if split == "temporal":
         return split_temporal(table["frame"].to_numpy(), k)
     if split == "kmeans":
@@ -79,16 +82,16 @@ def cluster(patches_path, out_parquet, out_json, *, split: str, k: int, seed: in
     table = pd.read_parquet(patches_path)
     chunk = assign(table, split, k, seed)
     chunks = table[["patch_id", "frame", "row", "col"]].assign(chunk=chunk)
-    psnr = table["psnr"].to_numpy()
+    score = table["score"].to_numpy()
     summary = {
         "split": split, "k": k,
         "sizes": np.bincount(chunk, minlength=k).tolist(),
-        "psnr_range": [[float(psnr[chunk == c].min()), float(psnr[chunk == c].max())] for c in range(k)],
+        "score_range": [[float(score[chunk == c].min()), float(score[chunk == c].max())] for c in range(k)],
         "frame_range": [[int(chunks.frame[chunk == c].min()), int(chunks.frame[chunk == c].max())]
                         for c in range(k)],
     }
     if split == "stdo":
-        summary["thresholds"] = [float(psnr[chunk == c].max()) for c in range(k - 1)]
+        summary["thresholds"] = [float(score[chunk == c].max()) for c in range(k - 1)]
     save_parquet(chunks, out_parquet)
     save_json(summary, out_json)
     return summary

@@ -275,6 +275,9 @@ def _check_method(config: dict, name: str, general_spec, known) -> None:
     _check_arch_kwargs(where, m)
     if m["split"] == "none" and m["k"] != 1:
         raise InputError(f"{where}.k: split 'none' makes one chunk, so k must be 1")
+    if m["split"] == "kmeans" and config.get("label_by", "general") != "general":
+        raise InputError(f"{where}.split: kmeans clusters on the general model's patch PSNR, which label_by: "
+                         f"{config['label_by']} does not measure; use label_by: general")
     if m["mode"] == "cafm" and m["k"] < 2:
         raise InputError(f"{where}.k: cafm modulates a shared backbone per chunk, so it needs k >= 2 "
                          "(with one chunk it is m0)")

@@ -3,7 +3,8 @@ method's trained model beats what the client would use without it: per chunk it 
 only if it beats the general model on that chunk's patches, and the general model only if that beats
 bicubic (ties go to the trained model, then the general one). Scored as labelling scores the general
 model and bicubic (`patches.parquet`): RGB, 8-bit output, `scale + 4` px shaved from each patch border,
-the mean MSE over the chunk's patches of every frame of the LR the models were trained on, fp32."""
+the mean MSE over the chunk's patches of every frame of the LR the models were trained on, fp32. Where the
+labeller did not run the general model (`label_by` bicubic or features), select runs it here."""
 from __future__ import annotations
 
 import logging
@@ -49,19 +50,27 @@ def trained_chunk_mse(lr, hr, table: pd.DataFrame, chunk: np.ndarray, nets: list
     return sse / count
 
 
-def select(lr_path, hr_path, patches_path, chunks_path, model_paths, out, *, scale: int, device: str = "auto",
-           threads: int = 1, batch_size: int = 64) -> dict:
-    """Write what each chunk ships and the three scores it was chosen by (`selection.json`)."""
+def select(lr_path, hr_path, patches_path, chunks_path, model_paths, out, *, scale: int, general_path=None,
+           device: str = "auto", threads: int = 1, batch_size: int = 64) -> dict:
+    """Write what each chunk ships and the three scores it was chosen by (`selection.json`). `general_path`:
+    the general model, run only when the patch table lacks its scores."""
     dev = setup(device, threads)
     table = pd.read_parquet(patches_path).sort_values("patch_id", ignore_index=True)
     chunk = load_chunks(chunks_path)
     if len(chunk) != len(table):
         raise InputError(f"{chunks_path}: {len(chunk)} patches, {patches_path} {len(table)}")
     k = int(chunk.max()) + 1
-    nets = chunk_models(model_paths, k, dev, chunks_path)
-    trained = trained_chunk_mse(load_frames(lr_path), load_frames(hr_path), table, chunk, nets, scale, dev,
+    lr, hr = load_frames(lr_path), load_frames(hr_path)
+    trained = trained_chunk_mse(lr, hr, table, chunk, chunk_models(model_paths, k, dev, chunks_path), scale, dev,
                                 batch_size)
-    general = table.groupby(chunk)["mse"].mean().to_numpy()
+    if "mse" in table:
+        general = table.groupby(chunk)["mse"].mean().to_numpy()
+    elif general_path is None:
+        raise InputError(f"{patches_path}: holds no general-model scores (labelled by another labeller); "
+                         "give the general model to score it")
+    else:
+        net = models.load_checkpoint(general_path, dev)[0]
+        general = trained_chunk_mse(lr, hr, table, chunk, [net] * k, scale, dev, batch_size)
     bicubic = table.groupby(chunk)["bicubic_mse"].mean().to_numpy()
     chunks = []
     for c in range(k):

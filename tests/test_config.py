@@ -75,6 +75,9 @@ def test_default_config_is_valid_and_gets_every_default(default):
     (lambda c: c["methods"]["m0"].update(arch_kwargs={"features": [8, 8]}),
      r"methods.m0.init: the general model \(espcn {}\) has another architecture than the method \(espcn "),
     (lambda c: c["methods"]["jstdo"].update(keep=[0.0, 0.0, 0.0, 0.0]), "methods.jstdo.keep: .* keeps no patch"),
+    (lambda c: c.update(label_by="dct"), "label_by"),
+    (lambda c: (c.update(label_by="features"), c["methods"]["stdo"].update(split="kmeans")),
+     "methods.stdo.split: kmeans clusters on the general model's patch PSNR, which label_by: features"),
 ])
 def test_a_wrong_key_or_value_is_named(default, edit, where):
     cfg = copy.deepcopy(default)

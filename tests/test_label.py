@@ -33,6 +33,29 @@ def test_patch_table_has_one_scored_row_per_patch(clip):
     assert (table.grad_energy > 0).all()
 
 
+@pytest.mark.parametrize("by", ["bicubic", "features"])
+def test_the_cheap_labellers_run_no_general_model_and_rank_by_their_score(clip, tmp_path, by):
+    """The general model given is a file that is not a checkpoint: it must not even be read."""
+    not_a_model = tmp_path / "general.pt"
+    not_a_model.write_text("not a checkpoint")
+    cheap = label(clip / "lr_x4.npy", clip / "hr.npy", not_a_model, tmp_path / "p.parquet", scale=4, grid=[4, 2],
+                  eval_every=4, by=by)
+    full = pd.read_parquet(clip / "patches.parquet")
+    assert "psnr" not in cheap and "mse" not in cheap
+    shared = ["patch_id", "bicubic_psnr", "grad_energy", "temporal_diff", "is_eval"]
+    pd.testing.assert_frame_equal(cheap[shared], full[shared])
+    expected = full.bicubic_psnr if by == "bicubic" else -full.grad_energy
+    np.testing.assert_array_equal(cheap.score, expected)
+    np.testing.assert_array_equal(full.score, full.psnr)  # the general labeller ranks by the general model
+
+
+def test_an_unknown_labeller_is_named(clip, tmp_path):
+    with pytest.raises(InputError, match="labeller 'dct': choose one of general, bicubic, features"):
+        label(clip / "lr_x4.npy", clip / "hr.npy", clip / "bicubic.pt", tmp_path / "p.parquet", scale=4,
+              grid=[4, 2], by="dct")
+    assert not (tmp_path / "p.parquet").exists()
+
+
 def test_a_grid_too_fine_for_the_shave_is_refused(clip, tmp_path):
     with pytest.raises(InputError, match="leave nothing after the 8 px STDO shave"):
         label(clip / "lr_x4.npy", clip / "hr.npy", clip / "bicubic.pt", tmp_path / "p.parquet", scale=4, grid=[16, 8])

@@ -11,6 +11,7 @@ import torch
 
 from stdo import codec, models, package
 from stdo.cluster import cluster, load_chunks
+from stdo.errors import InputError
 from stdo.evaluate import evaluate
 from stdo.ingest import ingest
 from stdo.label import label
@@ -86,9 +87,19 @@ def test_one_model_for_all_chunks_is_routed_by_chunk_once_a_chunk_falls_back(cli
     assert np.array_equal(map_, load_chunks(clip / "chunks.parquet"))
 
 
-def test_models_that_do_not_match_the_chunks_are_named_in_one_line(clip, tmp_path):
-    from stdo.errors import InputError
+def test_patches_labelled_without_the_general_model_have_it_scored_by_select(clip, chosen, tmp_path):
+    label(clip / "lr_x4.npy", clip / "hr.npy", clip / "general.pt", tmp_path / "patches.parquet", scale=4,
+          grid=[4, 2], by="features")
+    args = (clip / "lr_x4.npy", clip / "hr.npy", tmp_path / "patches.parquet", clip / "chunks.parquet",
+            [clip / "chunk0.pt", clip / "chunk1.pt"])
+    scored = select(*args, tmp_path / "selection.json", scale=4, general_path=clip / "general.pt", device="cpu")
+    assert scored == chosen  # the same MSE per chunk as from the labelled general-model scores
+    with pytest.raises(InputError, match="patches.parquet: holds no general-model scores"):
+        select(*args, tmp_path / "again.json", scale=4, device="cpu")
+    assert not (tmp_path / "again.json").exists()
 
+
+def test_models_that_do_not_match_the_chunks_are_named_in_one_line(clip, tmp_path):
     with pytest.raises(InputError, match=r"chunks.parquet: 2 chunks, but 3 models: give one per chunk") as err:
         select(clip / "lr_x4.npy", clip / "hr.npy", clip / "patches.parquet", clip / "chunks.parquet",
                [clip / "chunk0.pt"] * 3, tmp_path / "selection.json", scale=4, device="cpu")

@@ -13,6 +13,7 @@ rule label:
                 "eval_every": config["eval_every"],
                 "device": config["device"],
                 "precision": config["label_precision"],
+                "by": config["label_by"],
             }
         ),
     threads: config["threads"]["label"]

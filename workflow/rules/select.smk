@@ -3,6 +3,7 @@ rule select:
         unpack(frame_inputs),
         chunks=lambda wc: f"{method_dir(wc)}/chunks.parquet",
         models=checkpoints,
+        general=general_model,
     output:
         f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/selection.json",
     params:
@@ -16,5 +17,6 @@ rule select:
         f"{RES}/benchmarks/select/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
     shell:
         "stdo select --lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
-        " --chunks-path {input.chunks:q} --model-paths {input.models:q} --out {output:q} --params {params.cfg:q}"
+        " --chunks-path {input.chunks:q} --model-paths {input.models:q} --general-path {input.general:q}"
+        " --out {output:q} --params {params.cfg:q}"
         " --threads {threads} --batch-size {resources.infer_batch} --log {log:q}"
