@@ -73,6 +73,6 @@ def label(lr_path, hr_path, general_path, out, *, scale: int, grid: list[int], e
         columns["psnr"] = metrics.psnr(columns["mse"])
     table = table.assign(**columns, bicubic_psnr=metrics.psnr(columns["bicubic_mse"]), score=score(columns, by))
     save_parquet(table, out)
-    log.info("labelled by %s: mean patch PSNR %s, bicubic %.2f dB", by,
-             f"{table['psnr'].mean():.2f} dB ({precision})" if general else "not measured", table["bicubic_psnr"].mean())
+    general_psnr = f"{table['psnr'].mean():.2f} dB ({precision})" if general else "not measured"
+    log.info("labelled by %s: mean patch PSNR %s, bicubic %.2f dB", by, general_psnr, table["bicubic_psnr"].mean())
     return table

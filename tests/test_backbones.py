@@ -7,6 +7,7 @@ from torch.nn.utils import parametrize
 
 from stdo import models
 from stdo.errors import InputError
+from stdo.models.cafm import modulated_convs
 
 SCALES = [2, 3, 4]
 
@@ -104,7 +105,7 @@ def test_cafm_convs_are_convs_of_the_model(arch):
     model = models.build(arch, 2)
     if models.count_params(model) == 0:
         pytest.skip(f"{arch} has no parameters, so nothing to modulate")
-    convs = model.cafm_convs()
+    convs = modulated_convs(model)
     assert convs
     assert all(isinstance(c, nn.Conv2d) for c in convs)
     inside = {id(m) for m in model.modules()}
@@ -128,7 +129,7 @@ def test_edsr_baseline_modulates_the_32_block_convs():
     ("vdsr", {}, 19),
 ])
 def test_cafm_conv_counts(arch, kwargs, count):
-    assert len(models.build(arch, 2, **kwargs).cafm_convs()) == count
+    assert len(modulated_convs(models.build(arch, 2, **kwargs))) == count
 
 
 @pytest.mark.parametrize("arch", ["edsr", "rcan"])

@@ -76,11 +76,6 @@ class CaFM(nn.Module):
     def params_per_chunk(self) -> int:
         return sum(p.numel() for p in self.per_chunk[0].parameters())
 
-    def add_chunk(self) -> int:
-        """Append the modules of a new chunk (identity at start); returns its index."""
-        self.per_chunk.append(ChunkModulation(self.channels).to(next(self.parameters()).device))
-        return self.chunks - 1
-
 
 class ChunkView(nn.Module):
     """One chunk's view of a CaFM model: a plain `x -> SR(x)` module, as evaluation expects."""

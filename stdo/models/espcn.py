@@ -35,6 +35,3 @@ class ESPCN(nn.Module):
         if self.skip == "none":
             return residual
         return residual + upsample(x, self.scale, self.skip)
-
-    def cafm_convs(self) -> list[nn.Conv2d]:
-        return [m for m in self.body if isinstance(m, nn.Conv2d)][:-1]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .edsr import ResidualSR, conv3x3
+from .blocks import ResidualSR, conv3x3
 from .registry import register
 
 

@@ -29,6 +29,3 @@ class SRCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(upsample(x, self.scale, "bicubic"))
-
-    def cafm_convs(self) -> list[nn.Conv2d]:
-        return [m for m in self.body if isinstance(m, nn.Conv2d)][:-1]

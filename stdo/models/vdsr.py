@@ -34,6 +34,3 @@ class VDSR(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = upsample(x, self.scale, "bicubic")
         return x + self.body(x)
-
-    def cafm_convs(self) -> list[nn.Conv2d]:
-        return [m for m in self.body if isinstance(m, nn.Conv2d)][:-1]

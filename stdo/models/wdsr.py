@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from .edsr import DIV2K_MEAN
+from .blocks import DIV2K_MEAN
 from .registry import register
 
 
