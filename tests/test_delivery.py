@@ -17,7 +17,7 @@ from stdo import codec, metrics, models, package
 from stdo.cluster import cluster
 from stdo.delivery import stream
 from stdo.delivery.manifest import open_package
-from stdo.delivery.onnx_model import rounded_to_fp16
+from stdo.delivery.onnx_model import as_packaged
 from stdo.delivery.play import play
 from stdo.delivery.player import cut_with_context, grid_of, upscale
 from stdo.evaluate import evaluate
@@ -111,7 +111,7 @@ def test_the_chunk_map_routes_every_patch_to_its_model(clip, stdo_package):
     expected = np.empty((len(patches), 80, 64, 3), np.uint8)
     for c in range(2):
         model = models.load_checkpoint(clip / f"chunk{c}.pt")[0]
-        expected[chunk == c] = super_resolve(rounded_to_fp16(model), patches[chunk == c], "cpu")
+        expected[chunk == c] = super_resolve(as_packaged(model), patches[chunk == c], "cpu")
     played = np.stack(list(upscale(open_package(stdo_package), runtime="torch")))
     np.testing.assert_array_equal(cut(played, grid, 4), expected)
 
@@ -160,7 +160,7 @@ def test_context_padding_removes_the_seams(clip, tmp_path):
     pkg = open_package(build(clip, tmp_path / "p", models_=("chunk0.pt",), split=None, pad=6))
     lr = np.load(clip / "lr_x4.npy")
     model = models.load_checkpoint(clip / "chunk0.pt")[0]
-    whole = super_resolve(rounded_to_fp16(model), lr, "cpu").astype(int)
+    whole = super_resolve(as_packaged(model), lr, "cpu").astype(int)
     padded = np.stack(list(upscale(pkg, runtime="torch"))).astype(int)
     seams = np.stack(list(upscale(pkg, runtime="torch", pad=0))).astype(int)
     inner = (slice(None), slice(24, -24), slice(24, -24))  # away from the frame border (6 LR px of context)
