@@ -92,7 +92,7 @@ class TorchModel:
 
 
 class OnnxModel:
-    """A package model run by ONNX Runtime (fp32 compute on the fp16-stored weights)."""
+    """A package model run by ONNX Runtime (fp32 compute on the fp16- or int8-stored weights)."""
 
     def __init__(self, package: Package, entry: dict, device: str, threads: int):
         import onnxruntime as ort
