@@ -7,8 +7,10 @@ import json
 import shutil
 import subprocess
 import sys
+import zlib
 
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
 import torch
@@ -16,7 +18,7 @@ import torch
 from stdo import codec, metrics, models, package
 from stdo.cluster import cluster
 from stdo.delivery import stream
-from stdo.delivery.manifest import open_package
+from stdo.delivery.manifest import file_entry, open_package
 from stdo.delivery.onnx_model import as_packaged
 from stdo.delivery.play import play
 from stdo.delivery.player import cut_with_context, grid_of, upscale
@@ -59,13 +61,13 @@ def clip(frames_dir, tmp_path_factory):
     return root
 
 
-def build(clip, out, rate="lossless", models_=("chunk0.pt", "chunk1.pt"), split="stdo", pad=0, weights="fp16"):
+def build(clip, out, rate="lossless", models_=("chunk0.pt", "chunk1.pt"), split="stdo", pad=0, **storage):
     stream_file = {"lossless": "lossless.mkv", "crf30": "crf30.mp4"}[rate]
     package.build(clip / stream_file, clip / f"{rate}.json", clip / "patches.parquet", out, scale=4,
                   playback={"pad": pad},
                   model_paths=[clip / m for m in models_], chunks_path=clip / f"{split}.parquet" if split else None,
                   meta_path=clip / "meta.json",
-                  info={"method": "test", "rate": rate}, weights=weights)
+                  info={"method": "test", "rate": rate}, **storage)
     return out
 
 
@@ -78,6 +80,12 @@ def stdo_package(clip, tmp_path_factory):
 def int8_package(clip, tmp_path_factory):
     """The stdo package with int8 weights."""
     return build(clip, tmp_path_factory.mktemp("pkg") / "package", rate="crf30", weights="int8")
+
+
+@pytest.fixture(scope="module")
+def int8_zlib_package(clip, tmp_path_factory):
+    """The stdo package with int8 weights, its model files compressed."""
+    return build(clip, tmp_path_factory.mktemp("pkg") / "package", rate="crf30", weights="int8", compression="zlib")
 
 
 PACKAGES = {"fp16": "stdo_package", "int8": "int8_package"}  # the fixture of each weight format
@@ -163,6 +171,21 @@ def test_an_int8_package_plays_as_evaluated_in_fewer_bytes(clip, stdo_package, i
     assert abs(result["psnr_stdo_patch"] - evaluated["psnr_stdo_patch"]) < 0.05
 
 
+def test_a_compressed_package_plays_the_same_frames_in_fewer_bytes(clip, stdo_package, evaluated, tmp_path):
+    packed = open_package(build(clip, tmp_path / "z", rate="crf30", compression="zlib"))
+    assert [(e["file"], e["compression"]) for e in packed.manifest["models"]] == [
+        ("model0.onnx.zlib", "zlib"), ("model1.onnx.zlib", "zlib")]
+    for i in range(2):
+        plain = (stdo_package / f"model{i}.onnx").read_bytes()
+        assert zlib.decompress(packed.path(f"model{i}.onnx.zlib").read_bytes()) == plain
+    sizes = packed.bytes_by_role()
+    assert sizes["model_bytes"] == sum(packed.path(f"model{i}.onnx.zlib").stat().st_size for i in range(2))
+    assert sizes["model_bytes"] < evaluated["model_bytes"]
+    for runtime in ("onnx", "torch"):
+        frames = [np.stack(list(upscale(open_package(p), runtime=runtime))) for p in (packed.folder, stdo_package)]
+        np.testing.assert_array_equal(*frames)
+
+
 def test_evaluation_scores_every_frame_under_every_convention(clip, evaluated):
     assert evaluated["frames"] == 6 and evaluated["eval_frames"] == 2 and evaluated["k"] == 2
     assert evaluated["vmaf_model"] == "vmaf_v0.6.1" and 0 < evaluated["vmaf"] < 100
@@ -246,16 +269,62 @@ def flip_a_byte(path):
      "model1.onnx: holds 2,876 weights, the manifest's model (espcn {'features': [8, 8, 4]}) 71,056"),
     ("cafm", lambda p: edit_manifest(p, lambda m: m["models"][1].update(cafm_chunks=2)),
      "model1.onnx: takes no chunk input, the manifest's model"),
+    ("compression", lambda p: edit_manifest(p, lambda m: m["models"][0].update(compression="lzma")),
+     "model0.onnx: compression 'lzma' is not one this client reads (none, zlib)"),
 ])
 def test_a_bad_package_ends_with_one_line_and_no_output(stdo_package, tmp_path, case, change, message):
     bad = broken_copy(stdo_package, tmp_path, change)
     out = tmp_path / "sr.mp4"
     runtime = ["--runtime", "torch"] if case == "arch" else []  # ONNX graphs describe themselves
-    run = stdo_play(bad, "-o", out, "--threads", "1", *runtime)
+    assert_one_error_line(stdo_play(bad, "-o", out, "--threads", "1", *runtime), "stdo play", message)
+    assert not out.exists() and not list(tmp_path.glob(".sr*"))
+
+
+def assert_one_error_line(run, command: str, message: str) -> None:
     assert run.returncode == 1, run.stderr
     lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("stdo play: error: ") and message in lines[0], run.stderr
-    assert not out.exists() and not list(tmp_path.glob(".sr*"))
+    assert len(lines) == 1 and lines[0].startswith(f"{command}: error: ") and message in lines[0], run.stderr
+
+
+def rewrite(folder, name, change):
+    """Change a file of a package and its manifest entry with it, as a faulty server would: only the
+    file's own format can tell."""
+    path = folder / name
+    path.write_bytes(change(path.read_bytes()))
+    edit_manifest(folder, lambda m: m["files"].update({name: file_entry(path)}))
+
+
+def flipped(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
+
+
+def one_scale_short(data: bytes) -> bytes:
+    proto = onnx.load_from_string(zlib.decompress(data))
+    scale = next(t for t in proto.graph.initializer if t.name == "body.2.weight.scale")
+    scale.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(scale)[:-1], scale.name))
+    return zlib.compress(proto.SerializeToString(), 9)
+
+
+@pytest.mark.parametrize("client", ["play onnx", "play torch", "evaluate"])
+@pytest.mark.parametrize("change, message", [
+    (lambda p: rewrite(p, "model0.onnx.zlib", flipped), "model0.onnx.zlib: corrupt zlib data (Error -3 while "),
+    (lambda p: rewrite(p, "model1.onnx.zlib", one_scale_short),
+     "model1.onnx.zlib: scale 'body.2.weight.scale' (7,) does not fit int8 weight 'body.2.weight' (8, 8, 3, 3)"),
+], ids=["corrupt zlib", "scale too short"])
+def test_a_broken_model_file_ends_with_one_line_and_no_output(clip, int8_zlib_package, tmp_path, change, message,
+                                                              client):
+    bad = broken_copy(int8_zlib_package, tmp_path, change)
+    if client == "evaluate":
+        out = tmp_path / "metrics.json"
+        run = subprocess.run([sys.executable, "-m", "stdo", "evaluate", "--package-path", bad, "--hr-path",
+                              clip / "hr.npy", "--patches-path", clip / "patches.parquet", "--out", out],
+                             capture_output=True, text=True)
+    else:
+        out = tmp_path / "sr.mp4"
+        run = stdo_play(bad, "-o", out, "--threads", "1", "--runtime", client.split()[1])
+    assert_one_error_line(run, f"stdo {client.split()[0]}", message)
+    assert not out.exists() and not list(tmp_path.glob(f".{out.name}*"))
 
 
 def test_an_output_that_cannot_be_written_is_refused_before_playing(stdo_package, tmp_path):

@@ -1,3 +1,4 @@
+import zlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -177,6 +178,18 @@ def test_a_full_size_espcn_is_a_half_or_a_quarter_of_its_fp32_bytes(tmp_path, we
     assert sorted(tmp_path.iterdir()) == [tmp_path / "espcn.onnx"]  # no temporary file left
 
 
+@pytest.mark.parametrize("weights", onnx_model.WEIGHTS)
+def test_a_compressed_file_is_the_zlib_stream_of_the_plain_one(tmp_path, weights):
+    model = perturbed(models.build("espcn", 4))
+    plain = onnx_model.export(model, tmp_path / "m.onnx", weights=weights)
+    packed = onnx_model.export(model, tmp_path / "m.onnx.zlib", weights=weights, compression="zlib")
+    assert (plain["compression"], packed["compression"]) == ("none", "zlib") and packed["bytes"] < plain["bytes"]
+    assert zlib.decompress((tmp_path / "m.onnx.zlib").read_bytes()) == (tmp_path / "m.onnx").read_bytes()
+    unpacked = onnx_model.load_weights(tmp_path / "m.onnx.zlib", "zlib")
+    for name, weight in onnx_model.load_weights(tmp_path / "m.onnx").items():
+        np.testing.assert_array_equal(bits(unpacked[name]), bits(weight))
+
+
 def test_int8_is_symmetric_per_output_channel():
     w = torch.randn(6, 4, 3, 3, generator=torch.Generator().manual_seed(2)).numpy()
     w[1] = 0  # a channel of zeros
@@ -230,9 +243,11 @@ def test_a_cafm_model_needs_its_number_of_chunks(tmp_path):
         onnx_model.export(build("espcn", 2), tmp_path / "m.onnx", cafm_chunks=3)
 
 
-def test_an_unknown_weight_format_is_refused(tmp_path):
+def test_an_unknown_storage_is_refused(tmp_path):
     with pytest.raises(ValueError, match="weights 'int4': choose one of fp16, int8"):
         onnx_model.export(build("espcn", 2), tmp_path / "m.onnx", weights="int4")
+    with pytest.raises(ValueError, match="compression 'zstd': choose one of none, zlib"):
+        onnx_model.export(build("espcn", 2), tmp_path / "m.onnx", compression="zstd")
 
 
 class Unused(torch.nn.Module):
@@ -257,6 +272,10 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path):
     (tmp_path / "bad.onnx").write_text("not onnx")
     with pytest.raises(InputError, match="bad.onnx: not an ONNX file"):
         onnx_model.load_weights(tmp_path / "bad.onnx")
+    with pytest.raises(InputError, match=r"bad.onnx: corrupt zlib data \(Error -3 .*incorrect header check\)"):
+        onnx_model.load_weights(tmp_path / "bad.onnx", "zlib")
+    with pytest.raises(InputError, match=r"bad.onnx: compression 'lzma' is not one this client reads \(none, zlib\)"):
+        onnx_model.load_weights(tmp_path / "bad.onnx", "lzma")
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])

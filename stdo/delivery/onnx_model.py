@@ -15,12 +15,21 @@ initializers keep their `state_dict` names, so a client can also rebuild the arc
 the registry and load `load_weights(path)` into it with PyTorch. Both runtimes then hold exactly
 the weights of `as_packaged(model, weights)`.
 
+A file may also be zlib-compressed (level 9, `COMPRESSIONS`; the package names it model<i>.onnx.zlib
+and its manifest entry says so); readers decompress it in memory. Measured on the default run's
+trained ESPCN x4 (71,056 weights, bigbuckbunny): fp16 151,465 -> 134,610 bytes (-11 %), int8
+81,735 -> 67,259 bytes (-18 %); its CaFM model (four chunks) fp16 -22 %, int8 -33 %. Compression
+is an option, off by default, only so that the default run's packages and delivered bytes stay
+what they were: it is lossless (the same frames) and decompressing costs the client 0.5 ms per
+fp16 ESPCN (0.25 ms int8) on our CPU.
+
 Only `export` and `as_packaged` need torch; a client reading a package needs only onnx."""
 from __future__ import annotations
 
 import copy
 import io
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -34,28 +43,33 @@ from ..io import atomic_path
 
 OPSET = 17
 WEIGHTS = ("fp16", "int8")
+COMPRESSIONS = ("none", "zlib")
 _LR_DIMS = ("n", 3, "h", "w")
 _SR_DIMS = ("n", 3, "sr_h", "sr_w")
 
 
-def export(model, path, *, cafm_chunks: int | None = None, weights: str = "fp16") -> dict:
-    """Write `model` as an ONNX file with its weights stored as `weights` (see the module docstring);
-    for a `stdo.models.CaFM` model, `cafm_chunks` must be its number of chunks. Returns what to
-    record in a manifest: opset, weights, inputs, bytes (file size), params (count)."""
+def export(model, path, *, cafm_chunks: int | None = None, weights: str = "fp16", compression: str = "none") -> dict:
+    """Write `model` as an ONNX file with its weights stored as `weights`, the file compressed by
+    `compression` (see the module docstring); for a `stdo.models.CaFM` model, `cafm_chunks` must be
+    its number of chunks. Returns what to record in a manifest: opset, weights, compression, inputs,
+    bytes (file size), params (count)."""
     from ..models import CaFM, count_params
 
     if isinstance(model, CaFM) != (cafm_chunks is not None) or (cafm_chunks and cafm_chunks != model.chunks):
         raise ValueError(f"cafm_chunks={cafm_chunks} does not describe a {type(model).__name__} model")
     if weights not in WEIGHTS:
         raise ValueError(f"weights '{weights}': choose one of {', '.join(WEIGHTS)}")
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression '{compression}': choose one of {', '.join(COMPRESSIONS)}")
     inputs = ["lr", "chunk"] if cafm_chunks else ["lr"]
     proto = _trace(model, inputs)
     _store(proto.graph, _floating_state(model), weights)
     onnx.checker.check_model(proto, full_check=True)
+    data = proto.SerializeToString()  # what onnx.save writes
     with atomic_path(path) as tmp:
-        onnx.save(proto, tmp)
-    return {"opset": OPSET, "weights": weights, "inputs": inputs, "bytes": Path(path).stat().st_size,
-            "params": count_params(model)}
+        tmp.write_bytes(zlib.compress(data, 9) if compression == "zlib" else data)
+    return {"opset": OPSET, "weights": weights, "compression": compression, "inputs": inputs,
+            "bytes": Path(path).stat().st_size, "params": count_params(model)}
 
 
 def _floating_state(model) -> dict:
@@ -164,17 +178,32 @@ def _store(graph: onnx.GraphProto, state: dict, weights: str) -> None:
     graph.input.extend(graph_inputs)
 
 
-def _load(path) -> onnx.ModelProto:
+def load(path, compression: str = "none") -> onnx.ModelProto:
+    """The graph of a file written by `export`, decompressed in memory."""
+    data = Path(path).read_bytes()
+    if compression not in COMPRESSIONS:
+        raise InputError(f"{path}: compression '{compression}' is not one this client reads "
+                         f"({', '.join(COMPRESSIONS)})")
+    if compression == "zlib":
+        try:
+            data = zlib.decompress(data)
+        except zlib.error as err:
+            raise InputError(f"{path}: corrupt zlib data ({err})") from None
     try:
-        return onnx.load(str(path))
+        return onnx.load_from_string(data)
     except DecodeError:
         raise InputError(f"{path}: not an ONNX file") from None
 
 
-def load_weights(path) -> dict:
-    """{state_dict name: float32 array} of a file written by `export`: the fp16 initializers as
-    float32 and the int8 ones dequantized, exactly the weights ONNX Runtime computes with."""
-    proto = _load(path)
+def load_weights(path, compression: str = "none") -> dict:
+    """{state_dict name: float32 array} of a file written by `export` (see `weights_of`)."""
+    return weights_of(load(path, compression), path)
+
+
+def weights_of(proto: onnx.ModelProto, path) -> dict:
+    """{state_dict name: float32 array} of a graph written by `export`: the fp16 initializers as
+    float32 and the int8 ones dequantized, exactly the weights ONNX Runtime computes with. `path`
+    names the file in errors."""
     initializers = {t.name: t for t in proto.graph.initializer}
     weights = {name: numpy_helper.to_array(t).astype(np.float32) for name, t in initializers.items()
                if t.data_type == TensorProto.FLOAT16}
@@ -194,8 +223,8 @@ def _dequantized(node: onnx.NodeProto, initializers: dict, path) -> np.ndarray:
     return dequantize(q, scale)
 
 
-def input_names(path) -> list[str]:
-    return [value.name for value in _load(path).graph.input]
+def input_names(proto: onnx.ModelProto) -> list[str]:
+    return [value.name for value in proto.graph.input]
 
 
 def as_packaged(model, weights: str = "fp16"):
