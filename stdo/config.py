@@ -366,6 +366,19 @@ LOSSY_PATTERN = r"crf[0-9]+|[0-9]+(\.[0-9]+)?k"  # rate point names in paths: cr
 RATE_PATTERN = f"{LOSSLESS}|{LOSSY_PATTERN}"
 
 
+# How the package's model files are stored (stdo.package.build's defaults, as the schema's)
+MODEL_STORAGE = {"weights": "fp16", "compression": "none"}
+
+
+def package_params(config: dict) -> dict:
+    """The package rule's settings: `playback` (recorded in the manifest as the client's default) and
+    how the model files are stored. The latter are left out at their defaults, so that packages built
+    before these keys existed keep their params and Snakemake's params trigger rebuilds none of them."""
+    block = config["package"]
+    storage = {k: block[k] for k, default in MODEL_STORAGE.items() if block[k] != default}
+    return {"playback": {k: v for k, v in block.items() if k not in MODEL_STORAGE}, **storage}
+
+
 def codec(config: dict) -> dict | None:
     """The codec block, or None for `codec: none` (lossless LR only, the papers' setting)."""
     return None if config["codec"] == "none" else config["codec"]

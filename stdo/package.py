@@ -1,6 +1,6 @@
 """Stage: build the package a client downloads for one (video, scale, method, rate point).
 
-The LR bitstream as encoded, every model of the method as ONNX with fp16 weights, the chunk map
+The LR bitstream as encoded, every model of the method as ONNX with fp16 or int8 weights, the chunk map
 when patches of one frame go to different models, and the manifest (`stdo.delivery.manifest`).
 How patches are routed is read off the method's chunk assignment itself: one model for everything,
 chunks that are whole frame ranges (NAS / CaFM time chunks: no map needed), or a map."""
@@ -63,8 +63,9 @@ def apply_selection(route: dict, loaded: list, selection: dict, general) -> tupl
     return route, [candidates[m] for m in used]
 
 
-def model_entries(loaded, folder: Path) -> list[dict]:
-    """Export every model as ONNX (fp16 weights) into `folder`; bicubic (no model) has no file."""
+def model_entries(loaded, folder: Path, storage: dict) -> list[dict]:
+    """Export every model as ONNX into `folder`, stored as `storage` says (`onnx_model.export`'s
+    weights and compression); bicubic (no model) has no file."""
     if not loaded:
         loaded = [(None, {"arch": "bicubic"})]
     entries = []
@@ -72,21 +73,24 @@ def model_entries(loaded, folder: Path) -> list[dict]:
         if model is None:
             entries.append({"file": None, "arch": "bicubic", "arch_kwargs": {}, "cafm_chunks": None, "params": 0})
             continue
-        name = f"model{i}.onnx"
-        onnx_model.export(model, folder / name, cafm_chunks=meta.get("cafm_chunks"))
+        name = f"model{i}.onnx" + (".zlib" if storage["compression"] == "zlib" else "")
+        info = onnx_model.export(model, folder / name, cafm_chunks=meta.get("cafm_chunks"), **storage)
         entries.append({"file": name, "arch": meta["arch"], "arch_kwargs": meta.get("arch_kwargs", {}),
-                        "cafm_chunks": meta.get("cafm_chunks"), "params": models.count_params(model)})
+                        "cafm_chunks": meta.get("cafm_chunks"), "params": info["params"],
+                        "weights": info["weights"], "compression": info["compression"]})
     return entries
 
 
 def build(stream_path, codec_path, patches_path, out_dir, *, scale: int, playback: dict | None = None,
           model_paths=(), chunks_path=None, meta_path=None, selection_path=None, general_path=None,
-          info: dict | None = None, threads: int = 1) -> dict:
+          info: dict | None = None, weights: str = "fp16", compression: str = "none", threads: int = 1) -> dict:
     """Write the package folder `out_dir` (all at once: staged beside it, then renamed). `playback`:
     the settings the server evaluates it with and a client plays it with by default
     (`stdo.delivery.player.PLAYBACK`: runtime, precision, pad, batch, block_frames). `meta_path`: the
     ingest's meta.json, for where the frames sit in the source video (its size and the crop).
-    `selection_path`: what each chunk ships (`stdo.select`), with the general model at `general_path`."""
+    `selection_path`: what each chunk ships (`stdo.select`), with the general model at `general_path`.
+    `weights`, `compression`: how the model files are stored (`stdo.delivery.onnx_model`: fp16 or int8
+    per output channel; zlib-compressed or not)."""
     import torch
 
     torch.set_num_threads(threads)
@@ -121,7 +125,7 @@ def build(stream_path, codec_path, patches_path, out_dir, *, scale: int, playbac
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        _write(staging, manifest, stream_path, loaded, chunk)
+        _write(staging, manifest, stream_path, loaded, chunk, {"weights": weights, "compression": compression})
         shutil.rmtree(out_dir, ignore_errors=True)
         os.replace(staging, out_dir)
     finally:
@@ -130,11 +134,11 @@ def build(stream_path, codec_path, patches_path, out_dir, *, scale: int, playbac
     return manifest
 
 
-def _write(folder: Path, manifest: dict, stream_path, loaded, chunk) -> None:
+def _write(folder: Path, manifest: dict, stream_path, loaded, chunk, storage: dict) -> None:
     """Write the stream, the models and the map into `folder`, then the manifest listing them."""
     route = manifest["routing"]
     shutil.copyfile(stream_path, folder / manifest["stream"]["file"])
-    manifest["models"] = model_entries(loaded, folder)
+    manifest["models"] = model_entries(loaded, folder, storage)
     files = [manifest["stream"]["file"], *(e["file"] for e in manifest["models"] if e["file"])]
     if route["by"] == "map":
         (folder / route["map"]["file"]).write_bytes(fmt.encode_map(chunk, route["k"]))

@@ -35,8 +35,10 @@ def test_default_config_is_valid_and_gets_every_default(default):
     assert stdo_config.general(cfg)["steps"] == 600
     assert stdo_config.lr_rates(cfg) == ["lossless", "crf18", "crf23", "crf28", "crf33"]
     assert stdo_config.train_rate(cfg, "crf28") == "lossless" and stdo_config.showcase_rate(cfg) == "crf23"
-    # the schema's playback defaults are the player's (a manifest without them plays the same)
-    assert cfg["package"] == {k: v for k, v in PLAYBACK.items() if k != "block_frames"}
+    # the schema's playback defaults are the player's (a manifest without them plays the same), and
+    # the default model storage is left out of the package rule's params (they are as before it existed)
+    assert stdo_config.package_params(cfg) == {"playback": {k: v for k, v in PLAYBACK.items() if k != "block_frames"}}
+    assert {k: cfg["package"][k] for k in stdo_config.MODEL_STORAGE} == stdo_config.MODEL_STORAGE
     assert "bigbuckbunny" in default["videos"] and load(default) is not default
 
 
@@ -78,6 +80,9 @@ def test_default_config_is_valid_and_gets_every_default(default):
     (lambda c: c.update(label_by="dct"), "label_by"),
     (lambda c: (c.update(label_by="features"), c["methods"]["stdo"].update(split="kmeans")),
      "methods.stdo.split: kmeans clusters on the general model's patch PSNR, which label_by: features"),
+    (lambda c: c["package"].update(weights="int4"), r"package.weights: 'int4' is not one of \['fp16', 'int8'\]"),
+    (lambda c: c["package"].update(compression="zstd"),
+     r"package.compression: 'zstd' is not one of \['none', 'zlib'\]"),
 ])
 def test_a_wrong_key_or_value_is_named(default, edit, where):
     cfg = copy.deepcopy(default)
@@ -85,6 +90,15 @@ def test_a_wrong_key_or_value_is_named(default, edit, where):
     with pytest.raises(InputError, match=where) as err:
         load(cfg)
     assert str(err.value).startswith("config: ") and "\n" not in str(err.value)
+
+
+def test_the_package_rule_gets_the_model_storage_apart_from_the_playback(default):
+    cfg = copy.deepcopy(default)
+    cfg["package"].update(weights="int8", compression="zlib", pad=2)
+    params = stdo_config.package_params(load(cfg))
+    assert params == {"playback": {"pad": 2, "runtime": "onnx", "precision": "fp32", "batch": 16},
+                      "weights": "int8", "compression": "zlib"}
+    assert PLAYBACK.keys() >= params["playback"].keys()  # what the player takes, nothing else
 
 
 def test_general_bicubic_with_scratch_methods_is_fine(default):

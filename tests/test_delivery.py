@@ -7,8 +7,10 @@ import json
 import shutil
 import subprocess
 import sys
+import zlib
 
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
 import torch
@@ -16,8 +18,8 @@ import torch
 from stdo import codec, metrics, models, package
 from stdo.cluster import cluster
 from stdo.delivery import stream
-from stdo.delivery.manifest import open_package
-from stdo.delivery.onnx_model import rounded_to_fp16
+from stdo.delivery.manifest import file_entry, open_package
+from stdo.delivery.onnx_model import as_packaged
 from stdo.delivery.play import play
 from stdo.delivery.player import cut_with_context, grid_of, upscale
 from stdo.evaluate import evaluate
@@ -59,13 +61,13 @@ def clip(frames_dir, tmp_path_factory):
     return root
 
 
-def build(clip, out, rate="lossless", models_=("chunk0.pt", "chunk1.pt"), split="stdo", pad=0):
+def build(clip, out, rate="lossless", models_=("chunk0.pt", "chunk1.pt"), split="stdo", pad=0, **storage):
     stream_file = {"lossless": "lossless.mkv", "crf30": "crf30.mp4"}[rate]
     package.build(clip / stream_file, clip / f"{rate}.json", clip / "patches.parquet", out, scale=4,
                   playback={"pad": pad},
                   model_paths=[clip / m for m in models_], chunks_path=clip / f"{split}.parquet" if split else None,
                   meta_path=clip / "meta.json",
-                  info={"method": "test", "rate": rate})
+                  info={"method": "test", "rate": rate}, **storage)
     return out
 
 
@@ -75,10 +77,28 @@ def stdo_package(clip, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def evaluated(clip, stdo_package, tmp_path_factory):
-    out = tmp_path_factory.mktemp("eval") / "metrics.json"
-    return evaluate(stdo_package, clip / "hr.npy", clip / "patches.parquet", out, chunks_path=clip / "stdo.parquet",
+def int8_package(clip, tmp_path_factory):
+    """The stdo package with int8 weights."""
+    return build(clip, tmp_path_factory.mktemp("pkg") / "package", rate="crf30", weights="int8")
+
+
+@pytest.fixture(scope="module")
+def int8_zlib_package(clip, tmp_path_factory):
+    """The stdo package with int8 weights, its model files compressed."""
+    return build(clip, tmp_path_factory.mktemp("pkg") / "package", rate="crf30", weights="int8", compression="zlib")
+
+
+PACKAGES = {"fp16": "stdo_package", "int8": "int8_package"}  # the fixture of each weight format
+
+
+def evaluate_package(clip, folder, out):
+    return evaluate(folder, clip / "hr.npy", clip / "patches.parquet", out, chunks_path=clip / "stdo.parquet",
                     model_meta_paths=[clip / "chunk0.json", clip / "chunk1.json"], threads=1)
+
+
+@pytest.fixture(scope="module")
+def evaluated(clip, stdo_package, tmp_path_factory):
+    return evaluate_package(clip, stdo_package, tmp_path_factory.mktemp("eval") / "metrics.json")
 
 
 def test_a_package_holds_exactly_what_its_manifest_lists(stdo_package):
@@ -102,17 +122,19 @@ def test_routing_follows_the_split(clip, tmp_path):
     assert one == {"k": 1, "by": "none", "chunk_model": [[0, None]]}
 
 
-def test_the_chunk_map_routes_every_patch_to_its_model(clip, stdo_package):
+@pytest.mark.parametrize("weights", PACKAGES)
+def test_the_chunk_map_routes_every_patch_to_its_model(clip, request, weights):
+    folder = request.getfixturevalue(PACKAGES[weights])
     chunk = pd.read_parquet(clip / "stdo.parquet").sort_values("patch_id")["chunk"].to_numpy()
-    np.testing.assert_array_equal(open_package(stdo_package).chunk_map(), chunk)
-    grid = grid_of(open_package(stdo_package).manifest)
-    lr = np.stack(list(stream.decode(stdo_package / "lr.mp4")))
+    np.testing.assert_array_equal(open_package(folder).chunk_map(), chunk)
+    grid = grid_of(open_package(folder).manifest)
+    lr = np.stack(list(stream.decode(folder / "lr.mp4")))
     patches = cut(lr, grid)
     expected = np.empty((len(patches), 80, 64, 3), np.uint8)
     for c in range(2):
         model = models.load_checkpoint(clip / f"chunk{c}.pt")[0]
-        expected[chunk == c] = super_resolve(rounded_to_fp16(model), patches[chunk == c], "cpu")
-    played = np.stack(list(upscale(open_package(stdo_package), runtime="torch")))
+        expected[chunk == c] = super_resolve(as_packaged(model, weights), patches[chunk == c], "cpu")
+    played = np.stack(list(upscale(open_package(folder), runtime="torch")))
     np.testing.assert_array_equal(cut(played, grid, 4), expected)
 
 
@@ -125,12 +147,43 @@ def test_the_client_shows_exactly_the_frames_the_server_measured(stdo_package, e
     assert len(frames) == 6 and frames[0].shape == (160, 256, 3) and done["playback"]["runtime"] == "onnx"
 
 
-def test_onnx_runtime_frames_are_within_one_level_of_torch(stdo_package):
-    package_ = open_package(stdo_package)
+@pytest.mark.parametrize("weights", PACKAGES)
+def test_onnx_runtime_frames_are_within_one_level_of_torch(request, weights):
+    package_ = open_package(request.getfixturevalue(PACKAGES[weights]))
     torch_frames = np.stack(list(upscale(package_, runtime="torch"))).astype(int)
     onnx_frames = np.stack(list(upscale(package_, runtime="onnx"))).astype(int)
     assert np.abs(torch_frames - onnx_frames).max() <= 1  # float rounding may flip a .5 at the 8-bit rounding
     assert (torch_frames == onnx_frames).mean() > 0.999
+
+
+def test_an_int8_package_plays_as_evaluated_in_fewer_bytes(clip, stdo_package, int8_package, evaluated, tmp_path):
+    fp16, int8 = open_package(stdo_package), open_package(int8_package)
+    assert [e["weights"] for e in int8.manifest["models"]] == ["int8", "int8"]
+    assert [e["weights"] for e in fp16.manifest["models"]] == ["fp16", "fp16"]
+    result = evaluate_package(clip, int8_package, tmp_path / "metrics.json")
+    assert play(int8_package, tmp_path / "sr.mkv", lossless=True, threads=1)["sha256"] == result["sr_sha256"]
+    assert result["sr_sha256"] != evaluated["sr_sha256"]
+    # 2,876 weights per model, so the graph (names, nodes) is most of either file: measured 85 % of
+    # the fp16 bytes (a full-size ESPCN's int8 file is 54 %: test_onnx_model)
+    assert result["stream_bytes"] == evaluated["stream_bytes"]
+    assert result["model_bytes"] < 0.9 * evaluated["model_bytes"]
+    assert abs(result["rd_psnr_y"] - evaluated["rd_psnr_y"]) < 0.05
+    assert abs(result["psnr_stdo_patch"] - evaluated["psnr_stdo_patch"]) < 0.05
+
+
+def test_a_compressed_package_plays_the_same_frames_in_fewer_bytes(clip, stdo_package, evaluated, tmp_path):
+    packed = open_package(build(clip, tmp_path / "z", rate="crf30", compression="zlib"))
+    assert [(e["file"], e["compression"]) for e in packed.manifest["models"]] == [
+        ("model0.onnx.zlib", "zlib"), ("model1.onnx.zlib", "zlib")]
+    for i in range(2):
+        plain = (stdo_package / f"model{i}.onnx").read_bytes()
+        assert zlib.decompress(packed.path(f"model{i}.onnx.zlib").read_bytes()) == plain
+    sizes = packed.bytes_by_role()
+    assert sizes["model_bytes"] == sum(packed.path(f"model{i}.onnx.zlib").stat().st_size for i in range(2))
+    assert sizes["model_bytes"] < evaluated["model_bytes"]
+    for runtime in ("onnx", "torch"):
+        frames = [np.stack(list(upscale(open_package(p), runtime=runtime))) for p in (packed.folder, stdo_package)]
+        np.testing.assert_array_equal(*frames)
 
 
 def test_evaluation_scores_every_frame_under_every_convention(clip, evaluated):
@@ -160,7 +213,7 @@ def test_context_padding_removes_the_seams(clip, tmp_path):
     pkg = open_package(build(clip, tmp_path / "p", models_=("chunk0.pt",), split=None, pad=6))
     lr = np.load(clip / "lr_x4.npy")
     model = models.load_checkpoint(clip / "chunk0.pt")[0]
-    whole = super_resolve(rounded_to_fp16(model), lr, "cpu").astype(int)
+    whole = super_resolve(as_packaged(model), lr, "cpu").astype(int)
     padded = np.stack(list(upscale(pkg, runtime="torch"))).astype(int)
     seams = np.stack(list(upscale(pkg, runtime="torch", pad=0))).astype(int)
     inner = (slice(None), slice(24, -24), slice(24, -24))  # away from the frame border (6 LR px of context)
@@ -216,16 +269,62 @@ def flip_a_byte(path):
      "model1.onnx: holds 2,876 weights, the manifest's model (espcn {'features': [8, 8, 4]}) 71,056"),
     ("cafm", lambda p: edit_manifest(p, lambda m: m["models"][1].update(cafm_chunks=2)),
      "model1.onnx: takes no chunk input, the manifest's model"),
+    ("compression", lambda p: edit_manifest(p, lambda m: m["models"][0].update(compression="lzma")),
+     "model0.onnx: compression 'lzma' is not one this client reads (none, zlib)"),
 ])
 def test_a_bad_package_ends_with_one_line_and_no_output(stdo_package, tmp_path, case, change, message):
     bad = broken_copy(stdo_package, tmp_path, change)
     out = tmp_path / "sr.mp4"
     runtime = ["--runtime", "torch"] if case == "arch" else []  # ONNX graphs describe themselves
-    run = stdo_play(bad, "-o", out, "--threads", "1", *runtime)
+    assert_one_error_line(stdo_play(bad, "-o", out, "--threads", "1", *runtime), "stdo play", message)
+    assert not out.exists() and not list(tmp_path.glob(".sr*"))
+
+
+def assert_one_error_line(run, command: str, message: str) -> None:
     assert run.returncode == 1, run.stderr
     lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("stdo play: error: ") and message in lines[0], run.stderr
-    assert not out.exists() and not list(tmp_path.glob(".sr*"))
+    assert len(lines) == 1 and lines[0].startswith(f"{command}: error: ") and message in lines[0], run.stderr
+
+
+def rewrite(folder, name, change):
+    """Change a file of a package and its manifest entry with it, as a faulty server would: only the
+    file's own format can tell."""
+    path = folder / name
+    path.write_bytes(change(path.read_bytes()))
+    edit_manifest(folder, lambda m: m["files"].update({name: file_entry(path)}))
+
+
+def flipped(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1:]
+
+
+def one_scale_short(data: bytes) -> bytes:
+    proto = onnx.load_from_string(zlib.decompress(data))
+    scale = next(t for t in proto.graph.initializer if t.name == "body.2.weight.scale")
+    scale.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(scale)[:-1], scale.name))
+    return zlib.compress(proto.SerializeToString(), 9)
+
+
+@pytest.mark.parametrize("client", ["play onnx", "play torch", "evaluate"])
+@pytest.mark.parametrize("change, message", [
+    (lambda p: rewrite(p, "model0.onnx.zlib", flipped), "model0.onnx.zlib: corrupt zlib data (Error -3 while "),
+    (lambda p: rewrite(p, "model1.onnx.zlib", one_scale_short),
+     "model1.onnx.zlib: scale 'body.2.weight.scale' (7,) does not fit int8 weight 'body.2.weight' (8, 8, 3, 3)"),
+], ids=["corrupt zlib", "scale too short"])
+def test_a_broken_model_file_ends_with_one_line_and_no_output(clip, int8_zlib_package, tmp_path, change, message,
+                                                              client):
+    bad = broken_copy(int8_zlib_package, tmp_path, change)
+    if client == "evaluate":
+        out = tmp_path / "metrics.json"
+        run = subprocess.run([sys.executable, "-m", "stdo", "evaluate", "--package-path", bad, "--hr-path",
+                              clip / "hr.npy", "--patches-path", clip / "patches.parquet", "--out", out],
+                             capture_output=True, text=True)
+    else:
+        out = tmp_path / "sr.mp4"
+        run = stdo_play(bad, "-o", out, "--threads", "1", "--runtime", client.split()[1])
+    assert_one_error_line(run, f"stdo {client.split()[0]}", message)
+    assert not out.exists() and not list(tmp_path.glob(f".{out.name}*"))
 
 
 def test_an_output_that_cannot_be_written_is_refused_before_playing(stdo_package, tmp_path):

@@ -1,3 +1,4 @@
+import zlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -5,7 +6,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from onnx import TensorProto
+from onnx import TensorProto, helper
 
 from stdo import models
 from stdo.delivery import onnx_model
@@ -71,47 +72,78 @@ def run_onnx(session, x, route):
     return torch.from_numpy(session.run(["sr"], feed)[0])
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[f"{name}-x{scale}" for name, scale in CASES])
+PACKAGES = [(name, scale, weights) for name, scale in CASES for weights in onnx_model.WEIGHTS]
+
+
+@pytest.fixture(scope="module", params=PACKAGES, ids=[f"{name}-x{scale}-{w}" for name, scale, w in PACKAGES])
 def package(request, tmp_path_factory):
-    name, scale = request.param
+    name, scale, weights = request.param
     model = perturbed(build(name, scale))
     path = tmp_path_factory.mktemp("package") / "model.onnx"
-    info = onnx_model.export(model, path, cafm_chunks=CHUNKS if isinstance(model, CaFM) else None)
+    info = onnx_model.export(model, path, cafm_chunks=CHUNKS if isinstance(model, CaFM) else None, weights=weights)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return SimpleNamespace(name=name, scale=scale, model=model, path=path, info=info, session=session,
-                           rounded=onnx_model.rounded_to_fp16(model))
+    return SimpleNamespace(name=name, scale=scale, weights=weights, model=model, path=path, info=info,
+                           session=session, packaged=onnx_model.as_packaged(model, weights))
 
 
-def test_onnx_runtime_agrees_with_torch_on_the_fp16_weights(package, patches):
+def bits(array) -> np.ndarray:
+    return np.asarray(array, dtype=np.float32).view(np.uint32)
+
+
+def test_onnx_runtime_agrees_with_torch_on_the_stored_weights(package, patches):
     for x, route in zip(patches, ROUTES):
         sr = run_onnx(package.session, x, route)
         assert sr.shape == (len(x), 3, x.shape[2] * package.scale, x.shape[3] * package.scale)
-        assert (sr - run_torch(package.rounded, x, route)).abs().max() <= 1e-4
+        assert (sr - run_torch(package.packaged, x, route)).abs().max() <= 1e-4
 
 
-def test_the_torch_runtime_loads_exactly_the_rounded_weights(package, patches):
+def test_the_torch_runtime_loads_exactly_the_packaged_weights(package, patches):
     weights = onnx_model.load_weights(package.path)
     assert all(w.dtype == np.float32 for w in weights.values())
+    packaged = floating_state(package.packaged)
+    assert weights.keys() == packaged.keys()
+    for name, tensor in packaged.items():
+        np.testing.assert_array_equal(bits(weights[name]), bits(tensor.numpy()), err_msg=name)
     fresh = build(package.name, package.scale, seed=123)
     fresh.load_state_dict({k: torch.from_numpy(w) for k, w in weights.items()}, strict=True)
     for x, route in zip(patches, ROUTES):
-        assert torch.equal(run_torch(fresh, x, route), run_torch(package.rounded, x, route))
+        assert torch.equal(run_torch(fresh, x, route), run_torch(package.packaged, x, route))
 
 
-def test_the_file_is_two_bytes_per_weight_plus_a_small_overhead(package):
+def test_onnx_runtime_computes_with_exactly_the_loaded_weights(package, patches):
+    """The decoded weights (each Cast's or DequantizeLinear's output) read off the session itself."""
+    proto = onnx.load(str(package.path))
+    names = list(floating_state(package.model))
+    proto.graph.output.extend(helper.make_tensor_value_info(f"{n}.float32", TensorProto.FLOAT, None) for n in names)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    feed = {"lr": patches[0].numpy()} | ({"chunk": np.array(ROUTES[0])} if "cafm" in package.name else {})
+    decoded = dict(zip(names, session.run([f"{n}.float32" for n in names], feed)))
+    for name, weight in onnx_model.load_weights(package.path).items():
+        np.testing.assert_array_equal(bits(decoded[name]), bits(weight), err_msg=name)
+
+
+def stored_bytes(tensor: torch.Tensor, weights: str) -> int:
+    """2 bytes per fp16 value; 1 per int8 value plus a 4-byte scale per output channel."""
+    if weights == "int8" and tensor.dim() >= 2:
+        return tensor.numel() + 4 * len(tensor)
+    return 2 * tensor.numel()
+
+
+def test_the_file_is_its_stored_weights_plus_a_small_overhead(package):
     state = floating_state(package.model)
-    values = sum(t.numel() for t in state.values())
+    payload = sum(stored_bytes(t, package.weights) for t in state.values())
     assert package.info["bytes"] == package.path.stat().st_size
     assert package.info["params"] == models.count_params(package.model)
-    # the graph (names, a Cast per weight, CaFM's routing) and the fp32 kernel of a bicubic skip:
-    # measured 3.5 KB (bicubic x2) to 11 KB (wdsr), 29-34 KB with CaFM (~0.3-0.8 KB per weight tensor)
-    assert 0 < package.info["bytes"] - 2 * values < 10_000 + 1_000 * len(state)
+    # the graph (names, a Cast or DequantizeLinear per weight, CaFM's routing) and the fp32 kernel of
+    # a bicubic skip: measured 3.5 KB (bicubic x2) to 11 KB (wdsr), 29-34 KB with CaFM (~0.3-0.8 KB
+    # per weight tensor)
+    assert 0 < package.info["bytes"] - payload < 10_000 + 1_000 * len(state)
 
 
 def test_the_file_has_the_documented_interface(package):
     proto = onnx.load(str(package.path))
     assert package.info["opset"] == onnx_model.OPSET == proto.opset_import[0].version
-    assert package.info["weights"] == "fp16"
+    assert package.info["weights"] == package.weights
     inputs = {i.name: i.type.tensor_type for i in proto.graph.input}
     assert list(inputs) == package.info["inputs"] == (["lr", "chunk"] if "cafm" in package.name else ["lr"])
     assert inputs["lr"].elem_type == TensorProto.FLOAT
@@ -119,19 +151,58 @@ def test_the_file_has_the_documented_interface(package):
     if "chunk" in inputs:
         assert inputs["chunk"].elem_type == TensorProto.INT64
     state = floating_state(package.model)
-    halves = {t.name: t for t in proto.graph.initializer if t.data_type == TensorProto.FLOAT16}
-    assert {k: tuple(v.shape) for k, v in state.items()} == {k: tuple(t.dims) for k, t in halves.items()}
-    for node in proto.graph.node:  # every consumer of an fp16 weight is its Cast to float32
-        if set(node.input) & set(halves):
-            assert node.op_type == "Cast" and node.attribute[0].i == TensorProto.FLOAT
+    initializers = {t.name: t for t in proto.graph.initializer}
+    stored = {k: t for k, t in initializers.items() if t.data_type in (TensorProto.FLOAT16, TensorProto.INT8)}
+    assert {k: tuple(v.shape) for k, v in state.items()} == {k: tuple(t.dims) for k, t in stored.items()}
+    for name, tensor in state.items():
+        int8 = package.weights == "int8" and tensor.dim() >= 2
+        assert stored[name].data_type == (TensorProto.INT8 if int8 else TensorProto.FLOAT16)
+    for node in proto.graph.node:  # every consumer of a stored weight decodes it to float32
+        if not set(node.input) & set(stored):
+            continue
+        if node.op_type == "Cast":
+            assert node.attribute[0].i == TensorProto.FLOAT and stored[node.input[0]].data_type == TensorProto.FLOAT16
+        else:
+            scale = initializers[node.input[1]]
+            assert node.op_type == "DequantizeLinear" and list(node.input) == [node.input[0], f"{node.input[0]}.scale"]
+            assert [(a.name, a.i) for a in node.attribute] == [("axis", 0)]
+            assert scale.data_type == TensorProto.FLOAT and list(scale.dims) == list(stored[node.input[0]].dims[:1])
 
 
-def test_a_full_size_espcn_is_half_the_bytes_of_its_fp32_weights(tmp_path):
+@pytest.mark.parametrize("weights, per_weight", [("fp16", 2), ("int8", 1)])
+def test_a_full_size_espcn_is_a_half_or_a_quarter_of_its_fp32_bytes(tmp_path, weights, per_weight):
     model = perturbed(models.build("espcn", 4))
-    info = onnx_model.export(model, tmp_path / "espcn.onnx")
+    info = onnx_model.export(model, tmp_path / "espcn.onnx", weights=weights)
     assert info["params"] == 71_056
-    assert 2 * info["params"] < info["bytes"] < 2.2 * info["params"]
+    assert per_weight * info["params"] < info["bytes"] < (per_weight + 0.2) * info["params"]
     assert sorted(tmp_path.iterdir()) == [tmp_path / "espcn.onnx"]  # no temporary file left
+
+
+@pytest.mark.parametrize("weights", onnx_model.WEIGHTS)
+def test_a_compressed_file_is_the_zlib_stream_of_the_plain_one(tmp_path, weights):
+    model = perturbed(models.build("espcn", 4))
+    plain = onnx_model.export(model, tmp_path / "m.onnx", weights=weights)
+    packed = onnx_model.export(model, tmp_path / "m.onnx.zlib", weights=weights, compression="zlib")
+    assert (plain["compression"], packed["compression"]) == ("none", "zlib") and packed["bytes"] < plain["bytes"]
+    assert zlib.decompress((tmp_path / "m.onnx.zlib").read_bytes()) == (tmp_path / "m.onnx").read_bytes()
+    unpacked = onnx_model.load_weights(tmp_path / "m.onnx.zlib", "zlib")
+    for name, weight in onnx_model.load_weights(tmp_path / "m.onnx").items():
+        np.testing.assert_array_equal(bits(unpacked[name]), bits(weight))
+
+
+def test_int8_is_symmetric_per_output_channel():
+    w = torch.randn(6, 4, 3, 3, generator=torch.Generator().manual_seed(2)).numpy()
+    w[1] = 0  # a channel of zeros
+    w[2] *= 1e-3
+    q, scale = onnx_model.quantize(w)
+    assert q.dtype == np.int8 and scale.dtype == np.float32 and scale.shape == (6,)
+    assert scale[1] == 1 and not q[1].any()
+    peak = np.abs(w).reshape(6, -1).max(axis=1)
+    live = [0, 2, 3, 4, 5]
+    np.testing.assert_array_equal(scale[live], peak[live] / np.float32(127))
+    assert (np.abs(q[live]).reshape(5, -1).max(axis=1) == 127).all()
+    error = np.abs(onnx_model.dequantize(q, scale) - w).reshape(6, -1).max(axis=1)
+    assert (error <= 0.5001 * scale).all()
 
 
 @pytest.mark.parametrize("name", ["vdsr", "fsrcnn", "cafm:espcn"])
@@ -143,19 +214,24 @@ def test_weights_of_equal_value_keep_their_own_names(name, tmp_path):
     assert set(onnx_model.load_weights(tmp_path / "m.onnx")) == set(floating_state(model))
 
 
-def test_rounded_to_fp16_rounds_a_copy_and_keeps_cafm_routing(patches):
+@pytest.mark.parametrize("weights", onnx_model.WEIGHTS)
+def test_as_packaged_changes_a_copy_and_keeps_cafm_routing(patches, weights):
     model = perturbed(build("cafm:espcn", 4))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    rounded = onnx_model.rounded_to_fp16(model)
-    for name, tensor in rounded.state_dict().items():
-        assert torch.equal(tensor, before[name].half().float())
+    packaged = onnx_model.as_packaged(model, weights)
+    for name, tensor in packaged.state_dict().items():
+        if weights == "int8" and tensor.dim() >= 2:
+            stored = onnx_model.quantize(before[name].numpy())
+            assert torch.equal(tensor, torch.from_numpy(onnx_model.dequantize(*stored)))
+        else:  # and CaFM's per-channel vectors and gates stay fp16 under int8
+            assert torch.equal(tensor, before[name].half().float())
         assert torch.equal(model.state_dict()[name], before[name])
-    assert any(not torch.equal(t, before[k]) for k, t in rounded.state_dict().items())
+    assert any(not torch.equal(t, before[k]) for k, t in packaged.state_dict().items())
     x, route = patches[0], ROUTES[0]
-    out = run_torch(rounded, x, route)
-    assert (out - run_torch(model, x, route)).abs().max() < 1e-3
+    out = run_torch(packaged, x, route)
+    assert (out - run_torch(model, x, route)).abs().max() < {"fp16": 1e-3, "int8": 1e-2}[weights]
     with torch.no_grad():
-        assert not torch.allclose(out, rounded.backbone(x))  # the chunk modules still act
+        assert not torch.allclose(out, packaged.backbone(x))  # the chunk modules still act
 
 
 def test_a_cafm_model_needs_its_number_of_chunks(tmp_path):
@@ -165,6 +241,13 @@ def test_a_cafm_model_needs_its_number_of_chunks(tmp_path):
         onnx_model.export(build("cafm:espcn", 2), tmp_path / "m.onnx", cafm_chunks=2)
     with pytest.raises(ValueError, match="cafm_chunks=3"):
         onnx_model.export(build("espcn", 2), tmp_path / "m.onnx", cafm_chunks=3)
+
+
+def test_an_unknown_storage_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="weights 'int4': choose one of fp16, int8"):
+        onnx_model.export(build("espcn", 2), tmp_path / "m.onnx", weights="int4")
+    with pytest.raises(ValueError, match="compression 'zstd': choose one of none, zlib"):
+        onnx_model.export(build("espcn", 2), tmp_path / "m.onnx", compression="zstd")
 
 
 class Unused(torch.nn.Module):
@@ -189,6 +272,10 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path):
     (tmp_path / "bad.onnx").write_text("not onnx")
     with pytest.raises(InputError, match="bad.onnx: not an ONNX file"):
         onnx_model.load_weights(tmp_path / "bad.onnx")
+    with pytest.raises(InputError, match=r"bad.onnx: corrupt zlib data \(Error -3 .*incorrect header check\)"):
+        onnx_model.load_weights(tmp_path / "bad.onnx", "zlib")
+    with pytest.raises(InputError, match=r"bad.onnx: compression 'lzma' is not one this client reads \(none, zlib\)"):
+        onnx_model.load_weights(tmp_path / "bad.onnx", "lzma")
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])

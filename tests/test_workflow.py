@@ -185,6 +185,19 @@ def test_command_line_numbers_and_lists_are_read_as_the_schema_wants(frames_dir,
     assert run.returncode != 0 and "config: eval_every: 'three' is not of type 'integer'" in run.stderr
 
 
+def test_the_package_jobs_get_the_model_storage_only_where_it_is_not_the_default(frames_dir, tmp_path):
+    """At the defaults the package jobs' params are as before package.weights and .compression existed,
+    so a finished run rebuilds no package."""
+    root = workdir(tmp_path, frames_dir)
+    default = [line for line in snakemake(root, "-n", "-p").stdout.splitlines() if "stdo package" in line]
+    assert default and all('"playback": {"batch": 16, "pad": 0, "precision": "fp32", "runtime": "onnx"}, "scale": 4}'
+                           in line for line in default)
+    int8 = snakemake(root, "-n", "-p", "--config", "package={weights: int8, compression: zlib}").stdout
+    commands = [line for line in int8.splitlines() if "stdo package" in line]
+    assert len(commands) == len(default) and all('"compression": "zlib"' in line and '"weights": "int8"' in line
+                                                  for line in commands)
+
+
 def test_a_missing_video_is_named_before_anything_runs(tmp_path):
     root = workdir(tmp_path, tmp_path / "no_such_video.mp4")
     run = snakemake(root)

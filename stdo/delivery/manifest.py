@@ -2,7 +2,8 @@
 
     manifest.json   this description (format, version, geometry, routing, every other file's size and sha256)
     lr.mp4 | lr.mkv the LR bitstream as encoded (lossless packages: FFV1 in Matroska)
-    model<i>.onnx   the SR models, fp16 weights (stdo.delivery.onnx_model); none for bicubic
+    model<i>.onnx   the SR models, fp16 or int8 weights as their entry says (stdo.delivery.onnx_model),
+                    model<i>.onnx.zlib where the entry says compression zlib; none for bicubic
     chunks.bin      the patch -> chunk map, zlib-compressed, one byte (or two, k > 256) per patch,
                     only when patches of one frame are routed to models by content
 

@@ -74,8 +74,8 @@ class TorchModel:
         meta = {**entry, "scale": package.manifest["scale"]}
         self.model = models.build_from_meta(meta)
         if entry["file"]:
-            path = package.path(entry["file"])
-            weights = {k: torch.from_numpy(v) for k, v in onnx_model.load_weights(path).items()}
+            path, proto = _model_file(package, entry)
+            weights = {k: torch.from_numpy(v) for k, v in onnx_model.weights_of(proto, path).items()}
             try:
                 self.model.load_state_dict(weights)
             except RuntimeError:
@@ -92,7 +92,7 @@ class TorchModel:
 
 
 class OnnxModel:
-    """A package model run by ONNX Runtime (fp32 compute on the fp16-stored weights)."""
+    """A package model run by ONNX Runtime (fp32 compute on the fp16- or int8-stored weights)."""
 
     def __init__(self, package: Package, entry: dict, device: str, threads: int):
         import onnxruntime as ort
@@ -109,9 +109,9 @@ class OnnxModel:
                 raise InputError("device 'cuda': this onnxruntime has no CUDA execution provider")
             providers.insert(0, "CUDAExecutionProvider")
         if entry["file"]:
-            path = package.path(entry["file"])
-            _check_onnx(path, entry)
-            source = str(path)
+            path, proto = _model_file(package, entry)
+            _check_onnx(path, entry, proto)
+            source = proto.SerializeToString()
         else:
             source = onnx_model.bicubic_graph(package.manifest["scale"]).SerializeToString()
         try:
@@ -128,13 +128,20 @@ class OnnxModel:
         return np.clip(np.rint(out * np.float32(255.0)), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
 
 
-def _check_onnx(path, entry: dict) -> None:
+def _model_file(package: Package, entry: dict):
+    """A model's file and its graph, decompressed in memory as its entry says (entries written before
+    compression existed have none)."""
+    path = package.path(entry["file"])
+    return path, onnx_model.load(path, entry.get("compression", "none"))
+
+
+def _check_onnx(path, entry: dict, proto) -> None:
     """The graph is self-describing; check it is the model the manifest announces (weights, inputs)."""
-    weights = sum(w.size for w in onnx_model.load_weights(path).values())
+    weights = sum(w.size for w in onnx_model.weights_of(proto, path).values())
     if weights != entry["params"]:
         raise InputError(f"{path}: holds {weights:,} weights, the manifest's model ({_description(entry)}) "
                          f"{entry['params']:,}")
-    takes_chunk = "chunk" in onnx_model.input_names(path)
+    takes_chunk = "chunk" in onnx_model.input_names(proto)
     if takes_chunk != bool(entry.get("cafm_chunks")):
         raise InputError(f"{path}: takes {'a' if takes_chunk else 'no'} chunk input, the manifest's model "
                          f"({_description(entry)}) {'does not' if takes_chunk else 'does'}")

@@ -4,7 +4,7 @@ rule package:
     output:
         f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/package/manifest.json",  # the folder is written whole
     params:
-        cfg=lambda wc: as_json({"scale": int(wc.scale), "playback": config["package"], "info": method_info(wc)}),
+        cfg=lambda wc: as_json({"scale": int(wc.scale), **stdo_config.package_params(config), "info": method_info(wc)}),
         out_dir=lambda wc, output: Path(output[0]).parent,
         models=lambda wc, input: f"--model-paths {' '.join(map(shlex.quote, input.models))}" if input.models else "",
         chunks=lambda wc, input: f"--chunks-path {shlex.quote(input.chunks[0])}" if input.chunks else "",
