@@ -121,11 +121,28 @@ def test_warm_start_from_the_videos_own_m0(default):
     assert stdo_config.warm_start(load(cfg), "stdo")["split"] == "none"
 
 
-def test_the_papers_protocol_config_is_valid_on_its_own():
-    cfg = load(yaml.safe_load((REPO / "config" / "experiments" / "paper.yaml").read_text()))
-    assert cfg["budget"] == "per_chunk" and cfg["scales"] == [2, 3, 4]
-    assert {"m0", "nas", "cafm", "stdo", "jstdo"} <= set(cfg["methods"])
+def merged_over_default(default, experiment: str) -> dict:
+    """As Snakemake merges `--configfile config/experiments/<experiment>.yaml` over the default."""
+    from snakemake.utils import update_config
+
+    cfg = copy.deepcopy(default)
+    update_config(cfg, yaml.safe_load((REPO / "config" / "experiments" / f"{experiment}.yaml").read_text()))
+    return load(cfg)
+
+
+def test_the_papers_protocol_merged_over_the_default_is_the_papers_alone(default):
+    """Merged (Snakemake hands no --replace-workflow-config to the jobs it spawns), the default's clip and
+    codec ladder are dropped by null and by codec: none, and every default method is redefined."""
+    cfg = merged_over_default(default, "paper")
+    alone = load(yaml.safe_load((REPO / "config" / "experiments" / "paper.yaml").read_text()))
+    assert cfg == alone
+    assert cfg["budget"] == "per_chunk" and cfg["scales"] == [2, 3, 4] and list(cfg["videos"]) == ["clip"]
+    assert {"m0", "nas", "cafm", "stdo", "jstdo"} <= set(cfg["methods"]) and cfg["codec"] == "none"
     assert {m["arch"] for m in cfg["methods"].values()} == {"wdsr", "edsr"}
+
+
+def test_a_method_set_to_null_is_dropped(default):
+    assert set(merged_over_default(default, "train_on_each")["methods"]) == {"m0", "stdo"}
 
 
 def test_codec_none_keeps_the_lossless_setting_only(default):
