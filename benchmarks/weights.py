@@ -9,8 +9,8 @@ prints, per method, the model bytes of each package and their ratio to fp16, and
 frame) and STDO's patch PSNR of fp16 and int8, with the difference. The run is only read; the packages
 go to --out.
 
-    python benchmarks/weights.py [--run /work/main/results] [--resources /work/main/resources] \
-        [--config config/config.yaml] [--out /tmp/weights] [--threads 1]
+    python benchmarks/weights.py [--run results] [--resources resources] [--config config/config.yaml] \
+        --out SCRATCH [--threads 1]
 """
 from __future__ import annotations
 
@@ -82,10 +82,10 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", type=Path, default=Path("/work/main/results"), help="results folder of a finished run")
+    ap.add_argument("--run", type=Path, default=REPO / "results", help="results folder of a finished run")
     ap.add_argument("--resources", type=Path, default=None, help="its resources folder (default: beside --run)")
     ap.add_argument("--config", type=Path, default=REPO / "config" / "config.yaml", help="the run's config")
-    ap.add_argument("--out", type=Path, default=Path("/tmp/weights"), help="where the packages go")
+    ap.add_argument("--out", type=Path, required=True, help="where the packages go (a scratch folder)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     cfg = stdo_config.load(yaml.safe_load(args.config.read_text()), REPO / "workflow/schemas/config.schema.yaml")
