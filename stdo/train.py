@@ -158,13 +158,20 @@ def _sampler(lr_path, hr_path, patches_path, ids, scale, crop, device, seed) -> 
 def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *, scale: int,
                 arch: str, steps: int, batch_size: int, crop: int, lr: float, init: str = "scratch",
                 arch_kwargs: dict | None = None, init_path=None, budget: str = "total", seed: int = 0,
-                precision: str = "fp32", device: str = "auto", threads: int = 1, **method) -> dict:
+                precision: str = "fp32", device: str = "auto", threads: int = 1, split: str | None = None,
+                k: int | None = None, mode: str = "per_chunk", finetune: bool = False) -> dict:
     """Train the model of one chunk and write its checkpoint + sidecar to `out`.
 
-    budget 'total': the chunk gets its size-proportional share of `steps`; 'per_chunk': all of it."""
+    budget 'total': the chunk gets its size-proportional share of `steps`; 'per_chunk': all of it.
+    `split`, `k`, `mode`, `finetune`: the rest of the method's recipe, checked against the chunks and
+    recorded in the sidecar (one model per chunk is mode per_chunk, never a CaFM fine-tuning)."""
     arch_kwargs, chunk = arch_kwargs or {}, int(chunk)
+    if mode != "per_chunk" or finetune:
+        raise InputError(f"mode '{mode}'{' with finetune' if finetune else ''}: a chunk model is mode per_chunk")
     dev = setup(device, threads)
     labels = load_chunks(chunks_path)
+    if k is not None and k != labels.max() + 1:
+        raise InputError(f"{chunks_path}: {labels.max() + 1} chunks, the method's k is {k}")
     ids = np.flatnonzero(labels == chunk)
     if len(ids) == 0:
         raise InputError(f"{chunks_path}: chunk {chunk} holds no patch")
@@ -175,7 +182,8 @@ def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *,
              steps, budget, models.count_params(model), dev)
     result = fit(model, sampler, my_steps, batch_size, lr, precision=precision)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "seed": seed, "precision": precision, "chunk": chunk, "patches": len(ids), "steps": my_steps,
+            "init": init, "seed": seed, "precision": precision, "split": split, "k": k, "chunk": chunk,
+            "patches": len(ids), "steps": my_steps,
             "budget_steps": steps, "budget": budget, "crop": sampler.crop, "device": str(dev),
             "threads": torch.get_num_threads(), **result}
     models.save_checkpoint(model, out, meta)
@@ -186,8 +194,8 @@ def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, 
                 steps: int, batch_size: int, crop: int, lr: float, k: int, init: str = "scratch",
                 arch_kwargs: dict | None = None, init_path=None, keep=None, finetune: bool = False,
                 budget: str = "total", seed: int = 0, precision: str = "fp32", device: str = "auto",
-                threads: int = 1, **method) -> dict:
-    """One model for the whole method: CaFM (joint or fine-tune) or JSTDO.
+                threads: int = 1, split: str | None = None) -> dict:
+    """One model for the whole method: CaFM (joint or fine-tune) or JSTDO. `split`: recorded in the sidecar.
 
     budget 'total': `steps` in all; 'per_chunk': as many passes over the data as a chunk model
     gets with `steps` on its chunk, i.e. `steps` x (patches trained on) / (mean chunk size)."""
@@ -214,7 +222,7 @@ def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, 
              my_steps, steps, budget, models.count_params(model), dev)
     result = fit(model, sampler, my_steps, batch_size, lr, route=route, params=params, precision=precision)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "seed": seed, "precision": precision, "mode": mode, "patches": int(len(ids)),
+            "init": init, "seed": seed, "precision": precision, "split": split, "mode": mode, "patches": int(len(ids)),
             "steps": my_steps, "budget_steps": steps, "budget": budget, "crop": sampler.crop,
             "device": str(dev), "threads": torch.get_num_threads(), **extra, **result}
     models.save_checkpoint(model, out, meta)

@@ -86,6 +86,18 @@ def test_training_a_chunk_is_deterministic(staged, tmp_path):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+def test_the_recipe_is_checked_not_swallowed(staged, tmp_path):
+    meta = train(staged, tmp_path / "a.pt", split="stdo", k=2)
+    assert (meta["split"], meta["k"]) == ("stdo", 2)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'stepz'"):
+        train(staged, tmp_path / "b.pt", stepz=3)
+    with pytest.raises(InputError, match="chunks.parquet: 2 chunks, the method's k is 4"):
+        train(staged, tmp_path / "b.pt", k=4)
+    with pytest.raises(InputError, match="mode 'cafm': a chunk model is mode per_chunk"):
+        train(staged, tmp_path / "b.pt", mode="cafm")
+    assert not (tmp_path / "b.pt").exists()
+
+
 def test_crops_read_from_the_memory_mapped_frames_are_crops_of_the_gathered_patches(staged):
     table = pd.read_parquet(staged / "patches.parquet")
     lr, hr = load_frames(staged / "frames" / "lr_x2.npy"), load_frames(staged / "frames" / "hr.npy")
