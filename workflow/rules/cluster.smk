@@ -4,14 +4,14 @@ rule cluster:
     output:
         parquet=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/chunks.parquet",
         json=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/chunks.json",
-    wildcard_constraints:
-        method="|".join(map(re.escape, METHODS)),
-    params:
-        cfg=lambda wc: as_json(cluster_params(wc)),
     log:
         f"{RES}/logs/cluster/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
     benchmark:
         f"{RES}/benchmarks/cluster/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
+    wildcard_constraints:
+        method="|".join(map(re.escape, METHODS)),
+    params:
+        cfg=lambda wc: as_json(cluster_params(wc)),
     shell:
         "stdo cluster --patches-path {input:q} --out-parquet {output.parquet:q} --out-json {output.json:q}"
         " --params {params.cfg:q} --log {log:q}"

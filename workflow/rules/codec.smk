@@ -6,16 +6,16 @@ rule encode_lr:
         stream=f"{RES}/{{video}}/x{{scale}}/lr/{{rate}}/stream.mp4",
         frames=rebuildable(f"{RES}/{{video}}/x{{scale}}/lr/{{rate}}/frames.npy"),
         json=f"{RES}/{{video}}/x{{scale}}/lr/{{rate}}/codec.json",
-    wildcard_constraints:
-        rate=stdo_config.LOSSY_PATTERN,
-    params:
-        cfg=lambda wc: codec_params(wc, wc.rate),
-        frames=lambda wc, output: f"--out-frames {shlex.quote(output.frames)}",
-    threads: config["threads"]["encode"]
     log:
         f"{RES}/logs/encode_lr/{{video}}_x{{scale}}_{{rate}}.log",
     benchmark:
         f"{RES}/benchmarks/encode_lr/{{video}}_x{{scale}}_{{rate}}.tsv"
+    wildcard_constraints:
+        rate=stdo_config.LOSSY_PATTERN,
+    threads: config["threads"]["encode"]
+    params:
+        cfg=lambda wc: codec_params(wc, wc.rate),
+        frames=lambda wc, output: f"--out-frames {shlex.quote(output.frames)}",
     shell:
         ENCODE_LR
 
@@ -27,14 +27,14 @@ rule encode_lr_lossless:
     output:
         stream=f"{RES}/{{video}}/x{{scale}}/lr/{LOSSLESS}/stream.mkv",
         json=f"{RES}/{{video}}/x{{scale}}/lr/{LOSSLESS}/codec.json",
-    params:
-        cfg=lambda wc: codec_params(wc, LOSSLESS),
-        frames="",  # the decoded frames are the ingested ones (checked)
-    threads: config["threads"]["encode"]
     log:
         f"{RES}/logs/encode_lr/{{video}}_x{{scale}}_{LOSSLESS}.log",
     benchmark:
         f"{RES}/benchmarks/encode_lr/{{video}}_x{{scale}}_{LOSSLESS}.tsv"
+    threads: config["threads"]["encode"]
+    params:
+        cfg=lambda wc: codec_params(wc, LOSSLESS),
+        frames="",  # the decoded frames are the ingested ones (checked)
     shell:
         ENCODE_LR
 
@@ -46,14 +46,15 @@ rule encode_hr:
     output:
         stream=f"{RES}/{{video}}/hr/{{rate}}/stream.mp4",
         metrics=f"{RES}/{{video}}/hr/{{rate}}/metrics.json",
-    params:
-        cfg=lambda wc: codec_params(wc, wc.rate, vmaf_subsample=config["vmaf_subsample"],
-                                    info={"video": wc.video, "method": "hr_codec"}),
-    threads: config["threads"]["encode"]
     log:
         f"{RES}/logs/encode_hr/{{video}}_{{rate}}.log",
     benchmark:
         f"{RES}/benchmarks/encode_hr/{{video}}_{{rate}}.tsv"
+    threads: config["threads"]["encode"]
+    params:
+        cfg=lambda wc: codec_params(
+            wc, wc.rate, vmaf_subsample=config["vmaf_subsample"], info={"video": wc.video, "method": "hr_codec"}
+        ),
     shell:
         "stdo encode-hr --hr-path {input.hr:q} --meta-path {input.meta:q} --out-stream {output.stream:q}"
         " --out-metrics {output.metrics:q} --params {params.cfg:q} --threads {threads} --log {log:q}"

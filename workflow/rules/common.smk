@@ -118,11 +118,13 @@ def general_model(wc):
 def print_summary():
     table = Path(RES) / "comparison.md"
     if table.exists():
-        print(f"\nResults in {Path(RES).resolve()}: summary.csv (every measure), rd.csv (rate-distortion),"
-              f" summary.md, comparison.md, categories.md (clips pooled per category), psnr_vs_size.png,"
-              f" rd_curves.png; packages in"
-              f" <video>/x<scale>/<method>/<rate>/package (play one: stdo play PACKAGE -o sr.mp4)"
-              f"\n\n{table.read_text()}")
+        print(
+            f"\nResults in {Path(RES).resolve()}: summary.csv (every measure), rd.csv (rate-distortion),"
+            f" summary.md, comparison.md, categories.md (clips pooled per category), psnr_vs_size.png,"
+            f" rd_curves.png; packages in"
+            f" <video>/x<scale>/<method>/<rate>/package (play one: stdo play PACKAGE -o sr.mp4)"
+            f"\n\n{table.read_text()}"
+        )
 
 
 # ---------------------------------------------------------------- codec
@@ -130,8 +132,15 @@ def print_summary():
 
 def codec_params(wc, rate, **extra):
     block = stdo_config.codec(config) or {}
-    return as_json({"encoder": block.get("encoder"), "preset": block.get("preset"), "rate": rate,
-                    "fps": config["videos"][wc.video]["fps"], **extra})
+    return as_json(
+        {
+            "encoder": block.get("encoder"),
+            "preset": block.get("preset"),
+            "rate": rate,
+            "fps": config["videos"][wc.video]["fps"],
+            **extra,
+        }
+    )
 
 
 ENCODE_LR = (
@@ -181,8 +190,16 @@ def train_inputs(wc):
 
 def train_params(wc):
     recipe = stdo_config.method(config, wc.method)
-    return as_json({**recipe, "budget": config["budget"], "precision": config["precision"],
-                    "scale": int(wc.scale), "seed": config["seed"], "device": config["device"]})
+    return as_json(
+        {
+            **recipe,
+            "budget": config["budget"],
+            "precision": config["precision"],
+            "scale": int(wc.scale),
+            "seed": config["seed"],
+            "device": config["device"],
+        }
+    )
 
 
 TRAIN_ARGS = (
@@ -220,9 +237,16 @@ def method_selection(wc):
 
 def package_inputs(wc):
     selection = method_selection(wc)
-    return {"stream": lr_stream(wc), "codec": f"{lr_dir(wc)}/codec.json", "meta": frames(wc.video)["meta"],
-            "patches": patches(wc, train_rate(wc.rate)), "models": package_models(wc), "chunks": method_chunks(wc),
-            "selection": selection, "general": [general_model(wc)] if selection else []}
+    return {
+        "stream": lr_stream(wc),
+        "codec": f"{lr_dir(wc)}/codec.json",
+        "meta": frames(wc.video)["meta"],
+        "patches": patches(wc, train_rate(wc.rate)),
+        "models": package_models(wc),
+        "chunks": method_chunks(wc),
+        "selection": selection,
+        "general": [general_model(wc)] if selection else [],
+    }
 
 
 def method_info(wc):
@@ -233,14 +257,24 @@ def method_info(wc):
         recipe = {"split": "-", "mode": "-", "steps": steps, "init": "-"}
     else:
         recipe = {k: stdo_config.method(config, wc.method)[k] for k in ("split", "mode", "steps", "init")}
-    return {"video": wc.video, "method": wc.method, "rate": wc.rate, "train_rate": train_rate(wc.rate),
-            "budget": config["budget"], **recipe}
+    return {
+        "video": wc.video,
+        "method": wc.method,
+        "rate": wc.rate,
+        "train_rate": train_rate(wc.rate),
+        "budget": config["budget"],
+        **recipe,
+    }
 
 
 def evaluate_inputs(wc):
-    return {"package": f"{method_dir(wc)}/package/manifest.json", "hr": frames(wc.video)["hr"],
-            "patches": patches(wc, train_rate(wc.rate)), "chunks": method_chunks(wc),
-            "metas": [str(Path(p).with_suffix(".json")) for p in package_models(wc)]}
+    return {
+        "package": f"{method_dir(wc)}/package/manifest.json",
+        "hr": frames(wc.video)["hr"],
+        "patches": patches(wc, train_rate(wc.rate)),
+        "chunks": method_chunks(wc),
+        "metas": [str(Path(p).with_suffix(".json")) for p in package_models(wc)],
+    }
 
 
 # ---------------------------------------------------------------- report

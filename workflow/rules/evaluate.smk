@@ -3,17 +3,20 @@ rule package:
         unpack(package_inputs),
     output:
         f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/package/manifest.json",  # the folder is written whole
+    log:
+        f"{RES}/logs/package/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
+    benchmark:
+        f"{RES}/benchmarks/package/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
     params:
         cfg=lambda wc: as_json({"scale": int(wc.scale), **stdo_config.package_params(config), "info": method_info(wc)}),
         out_dir=lambda wc, output: Path(output[0]).parent,
         models=lambda wc, input: f"--model-paths {' '.join(map(shlex.quote, input.models))}" if input.models else "",
         chunks=lambda wc, input: f"--chunks-path {shlex.quote(input.chunks[0])}" if input.chunks else "",
-        selection=lambda wc, input: (f"--selection-path {shlex.quote(input.selection[0])}"
-                                     f" --general-path {shlex.quote(input.general[0])}") if input.selection else "",
-    log:
-        f"{RES}/logs/package/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
-    benchmark:
-        f"{RES}/benchmarks/package/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
+        selection=lambda wc, input: (
+            (f"--selection-path {shlex.quote(input.selection[0])}" f" --general-path {shlex.quote(input.general[0])}")
+            if input.selection
+            else ""
+        ),
     shell:
         "stdo package --stream-path {input.stream:q} --codec-path {input.codec:q} --meta-path {input.meta:q}"
         " --patches-path {input.patches:q} --out-dir {params.out_dir:q} {params.models} {params.chunks} {params.selection}"
@@ -25,18 +28,23 @@ rule evaluate:
         unpack(evaluate_inputs),
     output:
         f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/metrics.json",
-    params:
-        cfg=lambda wc: as_json({"device": config["device"], "info": method_info(wc),
-                                "papers_metrics": wc.rate == train_rate(wc.rate),
-                                "vmaf_subsample": config["vmaf_subsample"]}),
-        package=lambda wc, input: Path(input.package).parent,
-        chunks=lambda wc, input: f"--chunks-path {shlex.quote(input.chunks[0])}" if input.chunks else "",
-        metas=lambda wc, input: f"--model-meta-paths {' '.join(map(shlex.quote, input.metas))}" if input.metas else "",
-    threads: config["threads"]["evaluate"]
     log:
         f"{RES}/logs/evaluate/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
     benchmark:
         f"{RES}/benchmarks/evaluate/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
+    threads: config["threads"]["evaluate"]
+    params:
+        cfg=lambda wc: as_json(
+            {
+                "device": config["device"],
+                "info": method_info(wc),
+                "papers_metrics": wc.rate == train_rate(wc.rate),
+                "vmaf_subsample": config["vmaf_subsample"],
+            }
+        ),
+        package=lambda wc, input: Path(input.package).parent,
+        chunks=lambda wc, input: f"--chunks-path {shlex.quote(input.chunks[0])}" if input.chunks else "",
+        metas=lambda wc, input: f"--model-meta-paths {' '.join(map(shlex.quote, input.metas))}" if input.metas else "",
     shell:
         "stdo evaluate --package-path {params.package:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
         " {params.chunks} {params.metas} --out {output:q} --params {params.cfg:q} --threads {threads} --log {log:q}"

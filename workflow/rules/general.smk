@@ -6,13 +6,13 @@ rule general:
     output:
         model=f"{RSC}/general/x{{scale}}-{{recipe}}.pt",
         meta=f"{RSC}/general/x{{scale}}-{{recipe}}.json",
-    params:
-        cfg=lambda wc: as_json(stdo_config.general_recipe(config, int(wc.scale))),
-    threads: config["threads"]["general"]
-    priority: 30  # every later job waits on it
     log:
         f"{RSC}/logs/general/x{{scale}}-{{recipe}}.log",
     benchmark:
         f"{RSC}/benchmarks/general/x{{scale}}-{{recipe}}.tsv"
+    priority: 30  # every later job waits on it
+    threads: config["threads"]["general"]
+    params:
+        cfg=lambda wc: as_json(stdo_config.general_recipe(config, int(wc.scale))),
     shell:
         "stdo general --out {output.model:q} --params {params.cfg:q} --threads {threads} --log {log:q}"

@@ -3,6 +3,11 @@ rule ingest:
         source=lambda wc: str(resolve_source(config["videos"][wc.video]["path"])),
     output:
         **{name: path if name == "meta" else rebuildable(path) for name, path in frames().items()},
+    log:
+        f"{RES}/logs/ingest/{{video}}.log",
+    benchmark:
+        f"{RES}/benchmarks/ingest/{{video}}.tsv"
+    threads: config["threads"]["ingest"]
     params:
         cfg=lambda wc: as_json(
             {
@@ -15,11 +20,6 @@ rule ingest:
         out_dir=lambda wc, output: Path(output.hr).parent,
         # not used by the command: a change of the source's content re-runs this video's jobs
         source=lambda wc: fingerprint(resolve_source(config["videos"][wc.video]["path"])),
-    threads: config["threads"]["ingest"]
-    log:
-        f"{RES}/logs/ingest/{{video}}.log",
-    benchmark:
-        f"{RES}/benchmarks/ingest/{{video}}.tsv"
     shell:
         "stdo ingest --source {input.source:q} --out-dir {params.out_dir:q}"
         " --params {params.cfg:q} --threads {threads} --log {log:q}"

@@ -5,6 +5,14 @@ rule label:
         general=general_model,
     output:
         f"{RES}/{{video}}/x{{scale}}/lr/{{rate}}/patches.parquet",
+    log:
+        f"{RES}/logs/label/{{video}}_x{{scale}}_{{rate}}.log",
+    benchmark:
+        f"{RES}/benchmarks/label/{{video}}_x{{scale}}_{{rate}}.tsv"
+    priority: 20
+    threads: config["threads"]["label"]
+    resources:
+        infer_batch=config["batch_size"],  # not a param: the batch changes no result, so no rerun
     params:
         cfg=lambda wc: as_json(
             {
@@ -16,14 +24,6 @@ rule label:
                 "by": config["label_by"],
             }
         ),
-    threads: config["threads"]["label"]
-    resources:
-        infer_batch=config["batch_size"],  # not a param: the batch changes no result, so no rerun
-    priority: 20
-    log:
-        f"{RES}/logs/label/{{video}}_x{{scale}}_{{rate}}.log",
-    benchmark:
-        f"{RES}/benchmarks/label/{{video}}_x{{scale}}_{{rate}}.tsv"
     shell:
         "stdo label --lr-path {input.lr:q} --hr-path {input.hr:q} --general-path {input.general:q}"
         " --out {output:q} --params {params.cfg:q} --threads {threads} --batch-size {resources.infer_batch} --log {log:q}"

@@ -6,20 +6,35 @@ rule report_figures:
         chunks=lambda wc: [f"{figure_dir(wc, method)}/chunks.parquet" for method in METHODS],
         models=method_models,
     output:
-        curves=report(f"{REPORT}/{{video}}_x{{scale}}/psnr_per_frame.png", caption="../report/psnr_per_frame.rst",
-                      category=FIGURES, subcategory="{video} x{scale}", labels={"figure": "PSNR per frame"}),
-        chunk_map=report(f"{REPORT}/{{video}}_x{{scale}}/chunk_map.png", caption="../report/chunk_map.rst",
-                         category=FIGURES, subcategory="{video} x{scale}", labels={"figure": "chunk map"}),
-        crops=report(f"{REPORT}/{{video}}_x{{scale}}/hardest_patch.png", caption="../report/hardest_patch.rst",
-                     category=FIGURES, subcategory="{video} x{scale}", labels={"figure": "hardest patch"}),
-    params:
-        cfg=lambda wc: as_json({"scale": int(wc.scale), "video": wc.video, "device": config["device"]}),
-    resources:
-        infer_batch=config["batch_size"],
+        curves=report(
+            f"{REPORT}/{{video}}_x{{scale}}/psnr_per_frame.png",
+            caption="../report/psnr_per_frame.rst",
+            category=FIGURES,
+            subcategory="{video} x{scale}",
+            labels={"figure": "PSNR per frame"},
+        ),
+        chunk_map=report(
+            f"{REPORT}/{{video}}_x{{scale}}/chunk_map.png",
+            caption="../report/chunk_map.rst",
+            category=FIGURES,
+            subcategory="{video} x{scale}",
+            labels={"figure": "chunk map"},
+        ),
+        crops=report(
+            f"{REPORT}/{{video}}_x{{scale}}/hardest_patch.png",
+            caption="../report/hardest_patch.rst",
+            category=FIGURES,
+            subcategory="{video} x{scale}",
+            labels={"figure": "hardest patch"},
+        ),
     log:
         f"{RES}/logs/report/{{video}}_x{{scale}}.log",
     benchmark:
         f"{RES}/benchmarks/report/{{video}}_x{{scale}}.tsv"
+    resources:
+        infer_batch=config["batch_size"],
+    params:
+        cfg=lambda wc: as_json({"scale": int(wc.scale), "video": wc.video, "device": config["device"]}),
     shell:
         "stdo report --lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
         " --general-path {input.general:q} --metric-paths {input.metrics:q} --chunk-paths {input.chunks:q}"
@@ -35,19 +50,30 @@ rule side_by_side:
         codec=lambda wc: expand(rules.encode_hr.output.metrics, video=wc.video, rate=HR_RATES),
         hr=lambda wc: frames(wc.video)["hr"],
     output:
-        video=report(f"{REPORT}/{{video}}_x{{scale}}/side_by_side.mp4", caption="../report/side_by_side.rst",
-                     category=FIGURES, subcategory="{video} x{scale}", labels={"figure": "side by side (MP4)"}),
-        page=report(f"{REPORT}/{{video}}_x{{scale}}/side_by_side.html", caption="../report/side_by_side.rst",
-                    category=FIGURES, subcategory="{video} x{scale}", labels={"figure": "side by side"}),
-    params:
-        cfg=lambda wc: as_json({"video": wc.video, "scale": int(wc.scale), "rate": SHOWCASE,
-                                "seconds": config["showcase"]["seconds"]}),
-        codec=lambda wc, input: f"--hr-metric-paths {' '.join(map(shlex.quote, input.codec))}" if input.codec else "",
-    threads: config["threads"]["evaluate"]
+        video=report(
+            f"{REPORT}/{{video}}_x{{scale}}/side_by_side.mp4",
+            caption="../report/side_by_side.rst",
+            category=FIGURES,
+            subcategory="{video} x{scale}",
+            labels={"figure": "side by side (MP4)"},
+        ),
+        page=report(
+            f"{REPORT}/{{video}}_x{{scale}}/side_by_side.html",
+            caption="../report/side_by_side.rst",
+            category=FIGURES,
+            subcategory="{video} x{scale}",
+            labels={"figure": "side by side"},
+        ),
     log:
         f"{RES}/logs/report/{{video}}_x{{scale}}_side_by_side.log",
     benchmark:
         f"{RES}/benchmarks/report/{{video}}_x{{scale}}_side_by_side.tsv"
+    threads: config["threads"]["evaluate"]
+    params:
+        cfg=lambda wc: as_json(
+            {"video": wc.video, "scale": int(wc.scale), "rate": SHOWCASE, "seconds": config["showcase"]["seconds"]}
+        ),
+        codec=lambda wc, input: f"--hr-metric-paths {' '.join(map(shlex.quote, input.codec))}" if input.codec else "",
     shell:
         "stdo side-by-side --metric-paths {input.metrics:q} {params.codec} --hr-path {input.hr:q} --out-video {output.video:q}"
         " --out-html {output.page:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
@@ -59,16 +85,31 @@ rule report_tables:
         summary=rules.aggregate.output.md,
         benchmarks=benchmark_files(),
     output:
-        comparison=report(f"{REPORT}/comparison.html", caption="../report/comparison.rst",
-                          category="Comparison", labels={"result": "comparison table"}),
-        benchmarks=report(f"{REPORT}/benchmarks.html", caption="../report/benchmarks.rst",
-                          category="Benchmarks", labels={"result": "seconds and peak memory per job"}),
+        comparison=report(
+            f"{REPORT}/comparison.html",
+            caption="../report/comparison.rst",
+            category="Comparison",
+            labels={"result": "comparison table"},
+        ),
+        benchmarks=report(
+            f"{REPORT}/benchmarks.html",
+            caption="../report/benchmarks.rst",
+            category="Benchmarks",
+            labels={"result": "seconds and peak memory per job"},
+        ),
         benchmarks_csv=f"{REPORT}/benchmarks.csv",
     log:
         f"{RES}/logs/report/tables.log",
     benchmark:
         f"{RES}/benchmarks/report/tables.tsv"  # not in its own table: it is written after
     run:
-        stdo_run("report-tables", comparison_path=input.comparison, summary_path=input.summary,
-                 benchmark_paths=input.benchmarks, out_comparison=output.comparison,
-                 out_benchmarks=output.benchmarks, out_benchmarks_csv=output.benchmarks_csv, log=log[0])
+        stdo_run(
+            "report-tables",
+            comparison_path=input.comparison,
+            summary_path=input.summary,
+            benchmark_paths=input.benchmarks,
+            out_comparison=output.comparison,
+            out_benchmarks=output.benchmarks,
+            out_benchmarks_csv=output.benchmarks_csv,
+            log=log[0],
+        )

@@ -6,15 +6,15 @@ rule select:
         general=general_model,
     output:
         f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/selection.json",
-    params:
-        cfg=lambda wc: as_json({"scale": int(wc.scale), "device": config["device"]}),
-    threads: config["threads"]["evaluate"]
-    resources:
-        infer_batch=config["batch_size"],
     log:
         f"{RES}/logs/select/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
     benchmark:
         f"{RES}/benchmarks/select/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
+    threads: config["threads"]["evaluate"]
+    resources:
+        infer_batch=config["batch_size"],
+    params:
+        cfg=lambda wc: as_json({"scale": int(wc.scale), "device": config["device"]}),
     shell:
         "stdo select --lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
         " --chunks-path {input.chunks:q} --model-paths {input.models:q} --general-path {input.general:q}"
