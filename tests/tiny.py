@@ -1,5 +1,5 @@
-"""The tiny workflow the end-to-end tests run: six frames of the real clip, a 4x2 grid, a few steps per
-method, the codec at two rate points; and helpers to run Snakemake on it and see what changed."""
+"""The tiny workflow the end-to-end tests run (`.test/config/config.yaml`): six frames of the real clip, a 4x2
+grid, a few steps per method, the codec at two rate points; and helpers to run Snakemake on it and see what changed."""
 from __future__ import annotations
 
 import subprocess
@@ -10,19 +10,9 @@ import yaml
 from conftest import REPO
 
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
-TINY = {
-    "scales": [4],
-    "grids": {"x4": [4, 2]},
-    "general": {"steps": 10, "batch_size": 4, "crop": 16},
-    "train": {"batch_size": 4, "crop": 16},
-    "threads": {"ingest": 1, "encode": 1, "general": 1, "label": 1, "train": 1, "evaluate": 1},
-    "codec": {"encoder": "libx264", "preset": "ultrafast", "crf": [30, 40], "hr_crf": [30, 45]},
-    "select": False,  # the tables of most tests count every trained model; select has its own test
-    "methods": {"m0": {"split": "none", "k": 1, "arch": "espcn", "steps": 8},
-                "stdo": {"split": "stdo", "k": 2, "arch": "espcn", "steps": 8},
-                "cafm": {"split": "temporal", "k": 2, "arch": "espcn", "steps": 8, "mode": "cafm"},
-                "jstdo": {"split": "stdo", "k": 2, "arch": "espcn", "steps": 8, "mode": "jstdo", "keep": [1.0, 0.0]}},
-}
+# the catalog's test configuration, less its video (each test gives its own cut of the clip)
+TINY = {k: v for k, v in yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text()).items()
+        if k != "videos"}
 RATES = ["lossless", "crf30", "crf40"]
 
 
