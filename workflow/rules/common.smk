@@ -137,7 +137,8 @@ def print_summary():
         print(f"\nResults in {Path(RES).resolve()}: summary.csv (every measure), rd.csv (rate-distortion),"
               f" summary.md, comparison.md, categories.md (clips pooled per category), psnr_vs_size.png,"
               f" rd_curves.png; packages in"
-              f" <video>/x<scale>/<method>/<rate>/package (play one: stdo play PACKAGE -o sr.mp4)"
+              f" <video>/x<scale>/<method>/<rate>/package (play one: stdo play PACKAGE -o sr.mp4"
+              f"{f' --base-dir {BASES}' if RESIDENT else ''})"
               f"\n\n{table.read_text()}")
 
 
