@@ -31,13 +31,18 @@ STORAGE = {"fp16": ("fp16", "none"), "fp16+zlib": ("fp16", "zlib"), "int8": ("in
 SCORED = ("fp16", "int8+zlib")
 
 
-def inputs(cfg: dict, run: Path, resources: Path, video: str, scale: int, method: str) -> dict:
+def general_path(cfg: dict, resources: Path, scale: int) -> Path:
+    return resources / "general" / f"x{scale}-{stdo_config.general_hash(cfg, scale)}.pt"
+
+
+def inputs(cfg: dict, run: Path, resources: Path, video: str, scale: int, method: str, rate: str = RATE) -> dict:
     """The package rule's inputs (workflow/rules/common.smk package_inputs) as build's keyword arguments."""
     x = run / video / f"x{scale}"
-    trained = x / method / stdo_config.train_rate(cfg, RATE)
-    general = resources / "general" / f"x{scale}-{stdo_config.general_hash(cfg, scale)}.pt"
-    args = {"stream_path": x / "lr" / RATE / "stream.mkv", "codec_path": x / "lr" / RATE / "codec.json",
-            "patches_path": x / "lr" / stdo_config.train_rate(cfg, RATE) / "patches.parquet",
+    trained = x / method / stdo_config.train_rate(cfg, rate)
+    general = general_path(cfg, resources, scale)
+    stream = "stream.mkv" if rate == stdo_config.LOSSLESS else "stream.mp4"
+    args = {"stream_path": x / "lr" / rate / stream, "codec_path": x / "lr" / rate / "codec.json",
+            "patches_path": x / "lr" / stdo_config.train_rate(cfg, rate) / "patches.parquet",
             "meta_path": run / video / "frames" / "meta.json", "scale": scale,
             "playback": stdo_config.package_params(cfg)["playback"]}
     if method == "general":
@@ -45,6 +50,13 @@ def inputs(cfg: dict, run: Path, resources: Path, video: str, scale: int, method
     args |= {"model_paths": [trained / name for name in stdo_config.model_files(cfg, method)],
              "chunks_path": trained / "chunks.parquet"}
     return args | ({"selection_path": trained / "selection.json", "general_path": general} if cfg["select"] else {})
+
+
+def score(args: dict, folder: Path, hr: Path, threads: int, **kwargs) -> dict:
+    """`evaluate` of the package in `folder`, built from `args` (`inputs`); its metrics go beside it."""
+    metas = [Path(p).with_suffix(".json") for p in args["model_paths"]]
+    return evaluate(folder, hr, args["patches_path"], folder.with_suffix(".json"), chunks_path=args.get("chunks_path"),
+                    model_meta_paths=metas, threads=threads, **kwargs)
 
 
 def measure(cfg, run, resources, out: Path, video: str, scale: int, method: str, threads: int) -> dict:
@@ -56,11 +68,8 @@ def measure(cfg, run, resources, out: Path, video: str, scale: int, method: str,
                          info={"method": method, "rate": RATE}, threads=threads)
         row[f"bytes {name}"] = sum(manifest["files"][e["file"]]["bytes"] for e in manifest["models"] if e["file"])
         if name in SCORED:
-            chunks = args.get("chunks_path")
-            metas = [Path(p).with_suffix(".json") for p in args["model_paths"]]
-            row[name] = evaluate(folder, run / video / "frames" / "hr.npy", args["patches_path"],
-                                 folder.with_suffix(".json"), chunks_path=chunks, model_meta_paths=metas,
-                                 threads=threads, info={"method": method, "rate": RATE})
+            row[name] = score(args, folder, run / video / "frames" / "hr.npy", threads,
+                              info={"method": method, "rate": RATE})
     own = json.loads((run / video / f"x{scale}" / method / RATE / "metrics.json").read_text())
     row["fp16 frames are the run's"] = row["fp16"]["sr_sha256"] == own["sr_sha256"]
     return row

@@ -13,8 +13,9 @@ from . import rd  # noqa: E402
 from .io import atomic_path, load_json, save_png  # noqa: E402
 
 COLUMNS = ["video", "category", "scale", "method", "rate", "train_rate", "split", "mode", "k", "models", "fallbacks",
-           "arch", "init", "budget", "steps", "params_per_model", "total_params", "map_bits", "map_bytes",
-           "model_bytes", "models_and_map_bytes", "stream_bytes", "package_bytes", "kbps_package", "psnr_stdo_patch",
+           "deltas", "arch", "init", "budget", "steps", "params_per_model", "total_params", "map_bits", "map_bytes",
+           "model_bytes", "models_and_map_bytes", "stream_bytes", "package_bytes", "base", "base_bytes",
+           "package_bytes_with_base", "kbps_package", "kbps_package_with_base", "psnr_stdo_patch",
            "psnr_frame_rgb", "psnr_frame_y", "psnr_cafm", "ssim", "psnr_patch_mean", "rd_psnr_rgb", "rd_psnr_y",
            "rd_ssim", "vmaf", "vmaf_model", "pad", "train_seconds", "frames", "eval_frames", "patches", "sr_sha256"]
 SHOWN = ["video", "scale", "method", "rate", "k", "total_params", "models_and_map_bytes", "kbps_package", "steps",
@@ -35,11 +36,18 @@ package_bytes adds the LR bitstream and the manifest.
 'per_chunk': each chunk model gets all of it).
 - fallbacks: chunks whose trained model lost to the general model or bicubic on the chunk's patches and that ship \
 that instead (config select; empty where select is off or for the reference rows)."""
+# Said, with the columns, only where some package assumes a resident base (package.base: resident).
+RESIDENT_SHOWN = ["base", "kbps_package_with_base"]
+RESIDENT_LEGEND = """\
+- base: the model the package assumes installed with the player once (package.base: resident), or none; its bytes \
+are in no per-video count (models_and_map_bytes, package_bytes, kbps_package): package_bytes_with_base and \
+kbps_package_with_base add them, as for a client without it. deltas: models sent as their difference to the base."""
 
 
 # Pooled per category: the mean over clips of each per-clip measure (and the clips' frames summed).
 POOLED = ["psnr_stdo_patch", "psnr_frame_rgb", "psnr_frame_y", "psnr_cafm", "ssim", "rd_psnr_rgb", "rd_psnr_y",
-          "rd_ssim", "vmaf", "kbps_package", "models_and_map_bytes", "package_bytes", "train_seconds"]
+          "rd_ssim", "vmaf", "kbps_package", "models_and_map_bytes", "package_bytes", "kbps_package_with_base",
+          "package_bytes_with_base", "train_seconds"]
 CATEGORY_KEYS = ["category", "scale", "method", "rate"]
 CATEGORY_COLUMNS = [*CATEGORY_KEYS, "clips", "frames", *POOLED, "videos"]
 CATEGORY_SHOWN = [*CATEGORY_KEYS, "clips", "frames", "psnr_stdo_patch", "psnr_frame_y", "ssim", "rd_psnr_y", "vmaf",
@@ -59,7 +67,7 @@ of the category (e.g. the papers' patch PSNR off the training rate point)."""
 def summarize(metric_paths, categories=None) -> pd.DataFrame:
     """Every metrics file a row; `category` from `categories` (video -> category, the workflow's config), else
     the file's own, else the video's name."""
-    rows = pd.DataFrame([load_json(p) for p in metric_paths]).reindex(columns=COLUMNS)
+    rows = rd.fill_base(pd.DataFrame([load_json(p) for p in metric_paths]).reindex(columns=COLUMNS))
     categories = categories or {}
     rows["category"] = [categories.get(video, video if pd.isna(own) else own)
                         for video, own in zip(rows["video"], rows["category"])]
@@ -90,7 +98,7 @@ def cell(column: str, value) -> str:
         return "-"
     if column in ("ssim", "rd_ssim"):
         return f"{value:.4f}"
-    if column.startswith("psnr") or column.startswith("rd_psnr") or column in ("vmaf", "kbps_package"):
+    if column.startswith(("psnr", "rd_psnr", "kbps")) or column == "vmaf":
         return f"{value:.2f}"
     if isinstance(value, float):
         return f"{value:.0f}"
@@ -113,22 +121,38 @@ def comparison(table: pd.DataFrame) -> str:
             ("psnr_stdo_patch", "PSNR dB, STDO convention (RGB, per patch, scale+4 shave, PSNR of mean chunk MSE)"),
             ("psnr_frame_y", "PSNR dB, whole stitched frames, Y channel, shave = scale"),
             ("models_and_map_bytes", "Models + chunk map, KB (ONNX files, fp16 weights; measured on the package)")):
-        wide = table.pivot_table(index="method", columns=["video", "scale"], values=value, aggfunc="first")
-        wide = wide.reindex(order)
+        wide = _wide(table, value, order)
         if value.endswith("bytes"):
             wide = wide / 1000
-        wide.columns = [f"{video} x{scale}" for video, scale in wide.columns]
         shown = wide.reset_index()
         for column in wide.columns:
             shown[column] = [("-" if pd.isna(v) else f"{v:.2f}" if value.startswith("psnr") else f"{v:.1f}")
                              for v in wide[column]]
         parts.append(f"**{title}**\n\n" + markdown_table(shown, ["method", *wide.columns]))
+    if rd.resident(table):
+        parts.append(_bases(table, order))
     budget = table.dropna(subset=["steps"]).drop_duplicates("method")
     budgets = ", ".join(f"{r.method} {r.steps:.0f}" for r in budget.itertuples())
     rule = "shared among a method's chunk models by chunk size" if set(budget["budget"].dropna()) <= {"total"} \
         else "each chunk model gets the full budget (budget: per_chunk)"
     parts.append(f"Lossless LR (the papers' setting). Training budget (optimizer steps): {budgets}; {rule}.")
     return "\n\n".join(parts) + "\n"
+
+
+def _wide(table: pd.DataFrame, value: str, order: list) -> pd.DataFrame:
+    """One measure with methods as rows and '<video> x<scale>' as columns."""
+    wide = table.pivot_table(index="method", columns=["video", "scale"], values=value, aggfunc="first").reindex(order)
+    wide.columns = [f"{video} x{scale}" for video, scale in wide.columns]
+    return wide
+
+
+def _bases(table: pd.DataFrame, order: list) -> str:
+    """Which base each row's packages assume resident, and its KB, which the models' KB leave out."""
+    labels = [base if base == rd.NO_BASE else f"{base}, {n / 1000:.1f} KB"
+              for base, n in zip(table["base"], table["base_bytes"])]
+    wide = _wide(table.assign(base=labels), "base", order).fillna("-")
+    return ("**Resident base: the model each package assumes installed with the player once (package.base); its KB "
+            "are not in the models' KB above**\n\n" + markdown_table(wide.reset_index(), ["method", *wide.columns]))
 
 
 def plot(table: pd.DataFrame, path) -> None:
@@ -160,8 +184,9 @@ def aggregate(metric_paths, hr_metric_paths, out_csv, out_md, out_comparison, ou
     table = summarize(metric_paths, categories)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
+    shown, legend = (SHOWN + RESIDENT_SHOWN, LEGEND + "\n" + RESIDENT_LEGEND) if rd.resident(table) else (SHOWN, LEGEND)
     with atomic_path(out_md) as tmp:
-        tmp.write_text(markdown_table(table, SHOWN) + "\n\n" + LEGEND + "\n")
+        tmp.write_text(markdown_table(table, shown) + "\n\n" + legend + "\n")
     rd_rows = rd.rd_table([load_json(p) for p in [*metric_paths, *hr_metric_paths]])
     with atomic_path(out_rd_csv) as tmp:
         rd_rows.to_csv(tmp, index=False, float_format="%.4f")

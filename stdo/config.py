@@ -263,6 +263,7 @@ def clip_category(rel: Path, spec: dict) -> str:
 
 def _check(config: dict) -> None:
     _check_codec(config)
+    _check_package(config)
     general_spec = general(config)
     known = archs.names()
     if general_spec != "bicubic":
@@ -271,6 +272,15 @@ def _check(config: dict) -> None:
         _check_arch_kwargs("config: general", general_spec)
     for name in config["methods"]:
         _check_method(config, name, general_spec, known)
+
+
+def _check_package(config: dict) -> None:
+    if config["package"]["ship"] == "delta" and not resident_base(config):
+        raise InputError("config: package.ship: delta sends models as their difference to the resident base, "
+                         "so it needs package.base: resident")
+    if resident_base(config) and general(config) == "bicubic":
+        raise InputError("config: package.base: resident installs the general model with the player, but general "
+                         "is bicubic")
 
 
 def _check_method(config: dict, name: str, general_spec, known) -> None:
@@ -371,17 +381,28 @@ LOSSY_PATTERN = r"crf[0-9]+|[0-9]+(\.[0-9]+)?k"  # rate point names in paths: cr
 RATE_PATTERN = f"{LOSSLESS}|{LOSSY_PATTERN}"
 
 
-# How the package's model files are stored (stdo.package.build's defaults, as the schema's)
-MODEL_STORAGE = {"weights": "fp16", "compression": "none"}
+# How the package's model files are stored and sent (stdo.package.build's defaults, as the schema's)
+MODEL_STORAGE = {"weights": "fp16", "compression": "none", "ship": "weights"}
 
 
 def package_params(config: dict) -> dict:
     """The package rule's settings: `playback` (recorded in the manifest as the client's default) and
-    how the model files are stored. The latter are left out at their defaults, so that packages built
-    before these keys existed keep their params and Snakemake's params trigger rebuilds none of them."""
+    how the model files are stored and sent. The latter are left out at their defaults, so that packages
+    built before these keys existed keep their params and Snakemake's params trigger rebuilds none of them.
+    The resident base (package.base) is not among them: the workflow passes the base's own file."""
     block = config["package"]
     storage = {k: block[k] for k, default in MODEL_STORAGE.items() if block[k] != default}
-    return {"playback": {k: v for k, v in block.items() if k not in MODEL_STORAGE}, **storage}
+    return {"playback": {k: v for k, v in block.items() if k not in (*MODEL_STORAGE, "base")}, **storage}
+
+
+def resident_base(config: dict) -> bool:
+    """Whether the general model is installed with the player (package.base: resident), not sent per video."""
+    return config["package"]["base"] == "resident"
+
+
+def base_params(config: dict) -> dict:
+    """The base rule's settings: the base is stored as the package's model files are."""
+    return {k: config["package"][k] for k in ("weights", "compression")}
 
 
 def codec(config: dict) -> dict | None:

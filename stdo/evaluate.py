@@ -6,8 +6,10 @@ every frame, and the SR video is scored against the original HR frames under eve
 - the papers': per-patch MSE per chunk and STDO's `-10 log10(mean of chunk MSE)` over all patches
   of all frames, and whole-frame PSNR / SSIM on the evaluation frames (shave = scale);
 - the codec world's: PSNR (RGB, Y), SSIM and VMAF over every frame, whole frame, nothing shaved;
-and the delivered bytes are measured on the package's files. A sha256 of the SR frames lets the
-client prove it shows exactly what was measured. The HR codec baseline is scored the same way."""
+and the delivered bytes are measured on the package's files (a resident base the package needs is
+not delivered per video: `base` names it and the `*_with_base` columns add its bytes). A sha256 of the
+SR frames lets the client prove it shows exactly what was measured. The HR codec baseline is scored
+the same way."""
 from __future__ import annotations
 
 import hashlib
@@ -20,7 +22,7 @@ import pandas as pd
 from . import metrics
 from .cluster import load_chunks
 from .delivery import stream
-from .delivery.manifest import open_package
+from .delivery.manifest import base_label, open_package
 from .delivery.player import playback, upscale
 from .errors import InputError
 from .io import load_frames, load_json, save_json
@@ -28,6 +30,11 @@ from .patches import grid_of
 from .quality import VideoQuality
 
 log = logging.getLogger(__name__)
+
+
+# the kbit/s columns and the byte counts they are of
+KBPS = {"kbps_stream": "stream_bytes", "kbps_models_and_map": "models_and_map_bytes", "kbps_package": "package_bytes",
+        "kbps_package_with_base": "package_bytes_with_base"}
 
 
 def kbps(n_bytes: int, frames: int, fps: float) -> float:
@@ -103,6 +110,7 @@ def model_summary(manifest: dict, model_metas) -> dict:
                 * math.ceil(math.log2(routing["k"])) if routing["by"] == "map" else 0)
     ships = routing.get("ships", [])
     return {"models": len([e for e in entries if e["file"]]), "arch": first["arch"], "total_params": total,
+            "deltas": sum(bool(e.get("delta")) for e in entries),
             "fallbacks": sum(s != "trained" for s in ships) if ships else None, "ships": ships,
             "params_per_model": per_model, "map_bits": map_bits,
             "train_seconds": round(sum(load_json(p).get("train_seconds", 0.0) for p in model_metas), 1)}
@@ -110,14 +118,15 @@ def model_summary(manifest: dict, model_metas) -> dict:
 
 def evaluate(package_path, hr_path, patches_path, out, *, chunks_path=None, model_meta_paths=(),
              papers_metrics: bool = True, device: str = "cpu", threads: int = 1, vmaf_subsample: int = 1,
-             info: dict | None = None) -> dict:
+             base_dir=None, info: dict | None = None) -> dict:
     """Play the package as its manifest says it is played, score every frame, write metrics.json.
 
     `papers_metrics`: also the papers' per-patch and evaluation-frame scores. They measure how well
     models overfit the frames they were trained on, so the workflow asks for them where the package
     carries those frames (its rate point is the one the models were trained at). `vmaf_subsample`:
-    VMAF and SSIM on every n-th frame only (`stdo.quality`)."""
-    package = open_package(package_path)
+    VMAF and SSIM on every n-th frame only (`stdo.quality`). `base_dir`: the client's bases folder, where
+    the resident base a package needs is found."""
+    package = open_package(package_path, base_dir=base_dir)
     m = package.manifest
     table = pd.read_parquet(patches_path).sort_values("patch_id", ignore_index=True) if papers_metrics else None
     with Scorer(hr_path, m["fps"], threads, table, m["scale"], vmaf_subsample) as scorer:
@@ -128,10 +137,9 @@ def evaluate(package_path, hr_path, patches_path, out, *, chunks_path=None, mode
     play = playback(m)
     result = {**(info or {}), "scale": m["scale"], "fps": m["fps"], "pad": play["pad"],
               "playback": f"{play['runtime']} {play['precision']}, pad {play['pad']}",
-              "encoder": m["stream"].get("encoder"), "stream": _settings(m["stream"]),
+              "encoder": m["stream"].get("encoder"), "stream": _settings(m["stream"]), "base": base_label(m),
               **model_summary(m, list(model_meta_paths)), **sizes,
-              **{f"kbps_{role}": kbps(sizes[f"{role}_bytes"], m["frames"], m["fps"])
-                 for role in ("stream", "models_and_map", "package")}, **scores}
+              **{rate: kbps(sizes[size], m["frames"], m["fps"]) for rate, size in KBPS.items()}, **scores}
     save_json(result, out)
     log.info("%s at %s: %.1f kbit/s, PSNR-Y %.2f dB, VMAF %.2f", result.get("method"), result.get("rate"),
              result["kbps_package"], result["rd_psnr_y"], result["vmaf"])

@@ -3,12 +3,17 @@
 The LR bitstream as encoded, every model of the method as ONNX with fp16 or int8 weights, the chunk map
 when patches of one frame go to different models, and the manifest (`stdo.delivery.manifest`).
 How patches are routed is read off the method's chunk assignment itself: one model for everything,
-chunks that are whole frame ranges (NAS / CaFM time chunks: no map needed), or a map."""
+chunks that are whole frame ranges (NAS / CaFM time chunks: no map needed), or a map.
+
+With a resident base (`write_base`: the general model, installed with the player once), a model that
+is the base is not sent but named, and with ship 'delta' a model warm-started from it is sent as its
+difference to the base (int8 + zlib); the manifest then names the base (format version 2)."""
 from __future__ import annotations
 
 import logging
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -63,37 +68,135 @@ def apply_selection(route: dict, loaded: list, selection: dict, general) -> tupl
     return route, [candidates[m] for m in used]
 
 
-def model_entries(loaded, folder: Path, storage: dict) -> list[dict]:
+SHIPS = ("weights", "delta")
+DELTA_STORAGE = {"weights": "int8", "compression": "zlib"}
+
+
+def _file_name(stem: str, compression: str) -> str:
+    return f"{stem}.onnx" + (".zlib" if compression == "zlib" else "")
+
+
+def write_base(general_path, out, *, weights: str = "fp16", compression: str = "none", threads: int = 1) -> dict:
+    """Stage: the resident base, i.e. the general model exported exactly as a package model file stored as
+    `weights` and `compression`, written beside `out` under its content's name, <sha256>.onnx[.zlib] (the
+    same content always makes the same file), and `out`: the base's manifest entry (JSON) packages copy."""
+    import torch
+
+    torch.set_num_threads(threads)
+    model, meta = models.load_checkpoint(general_path)
+    if meta["arch"] == "bicubic" or meta.get("cafm_chunks"):
+        raise InputError(f"{general_path}: a {meta['arch']} model cannot be a resident base (a plain SR model can)")
+    folder = Path(out).parent
+    staged = folder / f".{Path(out).name}.onnx.tmp{os.getpid()}"
+    try:
+        info = onnx_model.export(model, staged, weights=weights, compression=compression)
+        digest = fmt.sha256(staged)
+        name = _file_name(digest, compression)
+        os.replace(staged, folder / name)
+    finally:
+        staged.unlink(missing_ok=True)
+    entry = {"sha256": digest, "file": name, "arch": meta["arch"], "arch_kwargs": meta.get("arch_kwargs", {}),
+             "scale": meta["scale"], "weights": info["weights"], "compression": info["compression"],
+             "bytes": info["bytes"], "params": info["params"]}
+    save_json(entry, out)
+    log.info("base %s: %s", out, entry)
+    return entry
+
+
+@dataclass(frozen=True)
+class Resident:
+    """The base a client holds (`write_base`): its manifest entry and its weights as the client decodes
+    them; with ship 'delta', models warm-started from it are sent as their difference to it."""
+
+    entry: dict
+    weights: dict
+    ship: str
+
+    def _same_arch(self, meta: dict) -> bool:
+        return (meta["arch"], meta.get("arch_kwargs", {})) == (self.entry["arch"], self.entry["arch_kwargs"])
+
+    def is_base(self, model, meta: dict) -> bool:
+        """Whether the client would compute with exactly the base's weights (the general model itself)."""
+        if meta.get("cafm_chunks") or not self._same_arch(meta):
+            return False
+        mine = onnx_model.packaged_weights(model, self.entry["weights"])
+        return mine.keys() == self.weights.keys() and all(
+            np.array_equal(w.view(np.uint32), self.weights[k].view(np.uint32)) for k, w in mine.items())
+
+    def delta_of(self, meta: dict) -> dict | None:
+        """The `delta` entry of a model warm-started from the base (for CaFM, its backbone), else None."""
+        if self.ship != "delta" or meta.get("init") != "general" or not self._same_arch(meta):
+            return None
+        return {"base": self.entry["sha256"], "prefix": "backbone." if meta.get("cafm_chunks") else ""}
+
+    def model_entry(self) -> dict:
+        e = self.entry
+        return {"file": None, "base": True, "arch": e["arch"], "arch_kwargs": e["arch_kwargs"], "cafm_chunks": None,
+                "params": e["params"], "weights": e["weights"], "compression": e["compression"]}
+
+
+def resident(base_path, scale: int, ship: str) -> Resident:
+    """The base `write_base` described in `base_path`, its file checked against the description."""
+    if ship not in SHIPS:
+        raise ValueError(f"ship '{ship}': choose one of {', '.join(SHIPS)}")
+    entry = load_json(base_path)
+    path = Path(base_path).parent / entry["file"]
+    if not path.is_file() or fmt.sha256(path) != entry["sha256"]:
+        raise InputError(f"{path}: missing, or not the base {base_path} describes (sha256 {entry['sha256']})")
+    if entry["scale"] != scale:
+        raise InputError(f"{base_path}: a base for x{entry['scale']}, the package is x{scale}")
+    return Resident(entry, onnx_model.load_weights(path, entry["compression"]), ship)
+
+
+def model_entries(loaded, folder: Path, storage: dict, base: Resident | None = None) -> list[dict]:
     """Export every model as ONNX into `folder`, stored as `storage` says (`onnx_model.export`'s
-    weights and compression); bicubic (no model) has no file."""
+    weights and compression); bicubic (no model) has no file, nor has the resident `base`."""
     if not loaded:
         loaded = [(None, {"arch": "bicubic"})]
     entries = []
     for i, (model, meta) in enumerate(loaded):
         if model is None:
             entries.append({"file": None, "arch": "bicubic", "arch_kwargs": {}, "cafm_chunks": None, "params": 0})
-            continue
-        name = f"model{i}.onnx" + (".zlib" if storage["compression"] == "zlib" else "")
-        info = onnx_model.export(model, folder / name, cafm_chunks=meta.get("cafm_chunks"), **storage)
-        entries.append({"file": name, "arch": meta["arch"], "arch_kwargs": meta.get("arch_kwargs", {}),
-                        "cafm_chunks": meta.get("cafm_chunks"), "params": info["params"],
-                        "weights": info["weights"], "compression": info["compression"]})
+        elif base and base.is_base(model, meta):
+            entries.append(base.model_entry())
+        else:
+            entries.append(_exported(i, model, meta, folder, storage, base))
     return entries
+
+
+def _exported(i: int, model, meta: dict, folder: Path, storage: dict, base: Resident | None) -> dict:
+    """A model's file and entry: its weights as `storage` says, or its delta to the base."""
+    delta = base.delta_of(meta) if base else None
+    if delta:
+        storage = DELTA_STORAGE
+    name = _file_name(f"model{i}.delta" if delta else f"model{i}", storage["compression"])
+    minus = {delta["prefix"] + k: w for k, w in base.weights.items()} if delta else None
+    info = onnx_model.export(model, folder / name, cafm_chunks=meta.get("cafm_chunks"), minus=minus, **storage)
+    entry = {"file": name, "arch": meta["arch"], "arch_kwargs": meta.get("arch_kwargs", {}),
+             "cafm_chunks": meta.get("cafm_chunks"), "params": info["params"],
+             "weights": info["weights"], "compression": info["compression"]}
+    return {**entry, "delta": delta} if delta else entry
 
 
 def build(stream_path, codec_path, patches_path, out_dir, *, scale: int, playback: dict | None = None,
           model_paths=(), chunks_path=None, meta_path=None, selection_path=None, general_path=None,
-          info: dict | None = None, weights: str = "fp16", compression: str = "none", threads: int = 1) -> dict:
+          base_path=None, ship: str = "weights", info: dict | None = None, weights: str = "fp16",
+          compression: str = "none", threads: int = 1) -> dict:
     """Write the package folder `out_dir` (all at once: staged beside it, then renamed). `playback`:
     the settings the server evaluates it with and a client plays it with by default
     (`stdo.delivery.player.PLAYBACK`: runtime, precision, pad, batch, block_frames). `meta_path`: the
     ingest's meta.json, for where the frames sit in the source video (its size and the crop).
     `selection_path`: what each chunk ships (`stdo.select`), with the general model at `general_path`.
     `weights`, `compression`: how the model files are stored (`stdo.delivery.onnx_model`: fp16 or int8
-    per output channel; zlib-compressed or not)."""
+    per output channel; zlib-compressed or not). `base_path`: the resident base's description
+    (`write_base`); models that are the base are not sent, and with `ship` 'delta' those warm-started
+    from it (their sidecar says init general) are sent as their difference to it."""
     import torch
 
+    if ship != "weights" and base_path is None:
+        raise InputError(f"ship '{ship}': models are sent as differences to a resident base, but none was given")
     torch.set_num_threads(threads)
+    base = resident(base_path, scale, ship) if base_path else None
     codec = load_json(codec_path)
     table = pd.read_parquet(patches_path, columns=["frame", "row", "col", "lr_h", "lr_w"])
     loaded = [models.load_checkpoint(p) for p in model_paths]
@@ -125,7 +228,7 @@ def build(stream_path, codec_path, patches_path, out_dir, *, scale: int, playbac
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        _write(staging, manifest, stream_path, loaded, chunk, {"weights": weights, "compression": compression})
+        _write(staging, manifest, stream_path, loaded, chunk, {"weights": weights, "compression": compression}, base)
         shutil.rmtree(out_dir, ignore_errors=True)
         os.replace(staging, out_dir)
     finally:
@@ -134,11 +237,14 @@ def build(stream_path, codec_path, patches_path, out_dir, *, scale: int, playbac
     return manifest
 
 
-def _write(folder: Path, manifest: dict, stream_path, loaded, chunk, storage: dict) -> None:
-    """Write the stream, the models and the map into `folder`, then the manifest listing them."""
+def _write(folder: Path, manifest: dict, stream_path, loaded, chunk, storage: dict, base: Resident | None) -> None:
+    """Write the stream, the models and the map into `folder`, then the manifest listing them (and naming
+    the resident base where a model needs it)."""
     route = manifest["routing"]
     shutil.copyfile(stream_path, folder / manifest["stream"]["file"])
-    manifest["models"] = model_entries(loaded, folder, storage)
+    manifest["models"] = model_entries(loaded, folder, storage, base)
+    if any(e.get("base") or e.get("delta") for e in manifest["models"]):
+        manifest.update(version=fmt.RESIDENT_VERSION, base=base.entry)
     files = [manifest["stream"]["file"], *(e["file"] for e in manifest["models"] if e["file"])]
     if route["by"] == "map":
         (folder / route["map"]["file"]).write_bytes(fmt.encode_map(chunk, route["k"]))

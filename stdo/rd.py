@@ -2,7 +2,9 @@
 
 A method's curve is its packages at the codec's rate points (the lossless point is left out: it is
 not a rate anyone streams at), each at its total delivered kbit/s (LR bitstream + models + chunk map
-+ manifest, measured on the package files). The anchor is the HR video through the same encoder
++ manifest, measured on the package files; a resident base, installed with the player once, is not
+counted per video, and the `_with_base` columns and BD-rates add its bytes to every package). The
+anchor is the HR video through the same encoder
 (`hr_codec`); the LR stream with a bicubic upscale at the client is the `bicubic` row. BD-rate
 (`stdo.bdrate`, piecewise cubic) says how many more (+) or fewer (-) bits a method needs than the
 anchor for the same PSNR-Y or VMAF, over the quality range both curves cover."""
@@ -21,12 +23,16 @@ from .io import save_png  # noqa: E402
 ANCHOR = "hr_codec"
 LOSSLESS = "lossless"
 RD_COLUMNS = ["video", "scale", "method", "rate", "train_rate", "encoder", "stream", "frames", "fps",
-              "stream_bytes", "models_and_map_bytes", "package_bytes", "kbps_stream", "kbps_models_and_map",
-              "kbps_package", "rd_psnr_rgb", "rd_psnr_y", "rd_ssim", "vmaf", "vmaf_model"]
+              "stream_bytes", "models_and_map_bytes", "package_bytes", "base", "base_bytes", "package_bytes_with_base",
+              "kbps_stream", "kbps_models_and_map", "kbps_package", "kbps_package_with_base", "rd_psnr_rgb",
+              "rd_psnr_y", "rd_ssim", "vmaf", "vmaf_model"]
 QUALITIES = {"rd_psnr_y": "PSNR-Y dB", "vmaf": "VMAF"}
 # BD-rates count every byte of the package; the second kind counts the LR stream only, as if the models
-# cost nothing: what overfitting buys once the model bytes are amortised (a long video, a resident model).
-RATES = {"": "kbps_package", "_stream_only": "kbps_stream"}
+# cost nothing: what overfitting buys once the model bytes are amortised (a long video, a resident model);
+# the third adds a resident base's bytes to every package, as for a client that does not hold it.
+RATES = {"": "kbps_package", "_stream_only": "kbps_stream", "_with_base": "kbps_package_with_base"}
+NO_BASE = "none"
+WITH_BASE = {"package_bytes_with_base": "package_bytes", "kbps_package_with_base": "kbps_package"}
 LEGEND = """\
 Rate-distortion conventions: kbit/s = 8 x bytes / (frames / fps) / 1000 over the whole clip; kbps_package counts every
 file of the package (LR bitstream + fp16 ONNX models + chunk map + manifest), kbps_models_and_map only the models and
@@ -37,8 +43,22 @@ vmaf_model says so, SSIM alike). hr_codec = the HR frames through the
 same encoder (the anchor of the BD-rates); bicubic = the LR stream upscaled by bicubic at the client."""
 
 
+def fill_base(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows measured before resident bases existed (and the HR codec's) assume none: their counts with a
+    base are their own counts."""
+    table = table.fillna({"base": NO_BASE, "base_bytes": 0})
+    for with_base, alone in WITH_BASE.items():
+        table[with_base] = table[with_base].fillna(table[alone])
+    return table
+
+
+def resident(table: pd.DataFrame) -> bool:
+    """Whether some row assumes a resident base."""
+    return bool((table["base"] != NO_BASE).any())
+
+
 def rd_table(rows: list[dict]) -> pd.DataFrame:
-    table = pd.DataFrame(rows).reindex(columns=RD_COLUMNS)
+    table = fill_base(pd.DataFrame(rows).reindex(columns=RD_COLUMNS))
     table["scale"] = table["scale"].astype(int)
     return table.sort_values(["video", "scale", "method", "kbps_package"], kind="stable", ignore_index=True)
 
@@ -64,7 +84,8 @@ def bd_table(table: pd.DataFrame, order=None) -> pd.DataFrame:
             if method == ANCHOR:
                 continue
             record = {"video": video, "scale": scale, "method": method, "points": len(points),
-                      "anchor_points": 0 if anchor is None else len(anchor)}
+                      "anchor_points": 0 if anchor is None else len(anchor),
+                      "base": ", ".join(dict.fromkeys(points["base"]))}
             for quality in QUALITIES:
                 for suffix, rate in RATES.items():
                     value, reason = _bd(anchor, points, quality, rate)
@@ -85,21 +106,28 @@ def _bd(anchor, points, quality: str, rate: str):
 
 
 def bd_markdown(bd: pd.DataFrame, vmaf_model: str) -> str:
-    """The BD-rate table: rows = methods, one column per (video, scale, quality)."""
+    """The BD-rate table: rows = methods, one column per (video, scale, quality); where some package
+    assumes a resident base, which one and the BD-rates with its bytes counted too."""
     if bd.empty:
         return ""
-    lines = ["| video | scale | method | points | BD-rate PSNR-Y % | BD-rate VMAF % | stream only: PSNR-Y % "
-             "| stream only: VMAF % |", "|---|---|---|---|---|---|---|---|"]
+    with_base = resident(bd)
+    kinds = {"": "BD-rate", "_stream_only": "stream only:", **({"_with_base": "with base:"} if with_base else {})}
+    heads = ["video", "scale", "method", "points", *(["base"] if with_base else []),
+             *(f"{label} {name.split()[0]} %" for label in kinds.values() for name in QUALITIES.values())]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for r in bd.to_dict("records"):
-        cells = [_bd_cell(r[f"bd_rate_{q}{suffix}"], r[f"why_{q}{suffix}"]) for suffix in RATES for q in QUALITIES]
+        cells = [_bd_cell(r[f"bd_rate_{q}{suffix}"], r[f"why_{q}{suffix}"]) for suffix in kinds for q in QUALITIES]
         lines.append(f"| {r['video']} | x{r['scale']} | {r['method']} | {r['points']} vs {r['anchor_points']} | "
-                     f"{' | '.join(cells)} |")
+                     + (f"{r['base']} | " if with_base else "") + f"{' | '.join(cells)} |")
     note = (f"BD-rate against the HR video through the same encoder (hr_codec), piecewise cubic (PCHIP) over the "
             f"quality range both curves cover; rate = every byte of the package (LR bitstream + models + chunk map + "
             f"manifest); 'stream only' counts the LR bitstream alone, as if the models cost nothing (the limit of a "
             f"long video, or a model the client already has). PSNR-Y over every frame, VMAF ({vmaf_model}). "
             f"Negative = fewer bits than the codec alone for the same quality. 'points' = the method's rate points vs "
             f"the anchor's.")
+    if with_base:
+        note += (" 'base': the model the packages assume installed with the player (package.base: resident), whose "
+                 "bytes the rate leaves out; 'with base' adds them to every package, as for a client without it.")
     return "\n".join(lines) + "\n\n" + note + "\n"
 
 

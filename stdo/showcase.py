@@ -69,12 +69,12 @@ def closest_rate(hr_runs: list[tuple[Path, dict]], kbps: float):
 
 
 def side_by_side(metric_paths, hr_path, out_video, out_html, *, video: str, scale: int, rate: str,
-                 hr_metric_paths=(), seconds: float = 10.0, threads: int = 1) -> dict:
+                 hr_metric_paths=(), seconds: float = 10.0, base_dir=None, threads: int = 1) -> dict:
     runs = {run["method"]: (Path(p), run) for p, run in ((p, load_json(p)) for p in metric_paths)}
     if "bicubic" not in runs:
         raise InputError("side by side: the bicubic reference's metrics are missing")
     best = best_method([r for _, r in runs.values()])
-    packages = [open_package(runs[m][0].parent / "package") for m in ("bicubic", best["method"])]
+    packages = [open_package(runs[m][0].parent / "package", base_dir=base_dir) for m in ("bicubic", best["method"])]
     fps = packages[0].manifest["fps"]
     count = min(packages[0].manifest["frames"], max(1, int(round(seconds * fps))))
     sources = [itertools.islice(upscale(p, threads=threads), count) for p in packages]

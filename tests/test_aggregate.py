@@ -80,6 +80,41 @@ def test_bd_rates_against_the_codec_are_tabled_with_their_reasons(outputs):
     assert set(table.method) == {"hr_codec", "stdo", "bicubic"}
 
 
+def test_without_a_resident_base_the_tables_say_nothing_of_bases(outputs):
+    assert "base" not in outputs["c.md"].read_text().split("Rate-distortion conventions")[0]
+    assert "| base |" not in outputs["s.md"].read_text()
+    summary = pd.read_csv(outputs["s.csv"])
+    assert set(summary["base"]) == {"none"} and summary["base_bytes"].eq(0).all()
+    rd_rows = pd.read_csv(outputs["rd.csv"])
+    assert rd_rows["kbps_package_with_base"].equals(rd_rows["kbps_package"])
+
+
+def test_a_resident_base_is_named_and_its_bytes_counted_apart(tmp_path):
+    """stdo's packages assume a 50 KB base the client holds: +80 kbit/s over this clip when it is sent too."""
+    hr, points = curves()
+    base = {"base": "resident x4-0123456789", "base_bytes": 50_000}
+    rows = [{**r, **base, "kbps_package_with_base": r["kbps_package"] + 80} if r["method"] == "stdo" else r
+            for r in points]
+    lossless = [{**LOSSLESS[1], **base, "package_bytes": 10**6, "package_bytes_with_base": 10**6 + 50_000}]
+    paths = []
+    for i, row in enumerate(lossless + rows + hr):
+        paths.append(tmp_path / f"{i}.json")
+        paths[-1].write_text(json.dumps(row))
+    names = ["s.csv", "s.md", "c.md", "p.png", "rd.csv", "rd.png"]
+    aggregate(paths[:-len(hr)], paths[-len(hr):], *(tmp_path / n for n in names))
+    comparison = (tmp_path / "c.md").read_text()
+    assert "| stdo | resident x4-0123456789, 50.0 KB |" in comparison
+    assert "| base | BD-rate PSNR-Y % | BD-rate VMAF % | stream only: PSNR-Y % | stream only: VMAF % | with base: " \
+           "PSNR-Y % | with base: VMAF % |" in comparison
+    bd = rd.bd_table(rd.rd_table(rows + hr)).set_index("method")
+    assert bd.loc["stdo", "bd_rate_rd_psnr_y"] == pytest.approx(-20.0)
+    assert bd.loc["stdo", "bd_rate_rd_psnr_y_with_base"] > -20.0 + 10  # 80 kbit/s more at every point
+    assert bd.loc["bicubic", "base"] == "none" and bd.loc["stdo", "base"] == base["base"]
+    summary = pd.read_csv(tmp_path / "s.csv")
+    assert summary.loc[0, "package_bytes_with_base"] == 10**6 + 50_000
+    assert "| base | kbps_package_with_base |" in (tmp_path / "s.md").read_text()
+
+
 def test_plots_are_real_pngs(outputs):
     image = matplotlib.image.imread(outputs["p.png"])
     assert image.shape[0] > 300 and image.shape[1] > 800  # two panels side by side

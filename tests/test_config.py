@@ -83,6 +83,12 @@ def test_default_config_is_valid_and_gets_every_default(default):
     (lambda c: c["package"].update(weights="int4"), r"package.weights: 'int4' is not one of \['fp16', 'int8'\]"),
     (lambda c: c["package"].update(compression="zstd"),
      r"package.compression: 'zstd' is not one of \['none', 'zlib'\]"),
+    (lambda c: c["package"].update(base="local"), r"package.base: 'local' is not one of \['none', 'resident'\]"),
+    (lambda c: c["package"].update(ship="diff"), r"package.ship: 'diff' is not one of \['weights', 'delta'\]"),
+    (lambda c: c["package"].update(ship="delta"),
+     "package.ship: delta sends models as their difference to the resident base, so it needs package.base: resident"),
+    (lambda c: (c.update(general="bicubic"), c["package"].update(base="resident")),
+     "package.base: resident installs the general model with the player, but general is bicubic"),
 ])
 def test_a_wrong_key_or_value_is_named(default, edit, where):
     cfg = copy.deepcopy(default)
@@ -99,6 +105,19 @@ def test_the_package_rule_gets_the_model_storage_apart_from_the_playback(default
     assert params == {"playback": {"pad": 2, "runtime": "onnx", "precision": "fp32", "batch": 16},
                       "weights": "int8", "compression": "zlib"}
     assert PLAYBACK.keys() >= params["playback"].keys()  # what the player takes, nothing else
+
+
+def test_a_resident_base_is_passed_as_a_file_and_deltas_as_a_setting(default):
+    """The package rule gets ship (left out at its default, weights) and the base's own file from the workflow,
+    never the key package.base; the base is stored as the package's model files are."""
+    cfg = copy.deepcopy(default)
+    cfg["package"].update(base="resident", ship="delta", weights="int8")
+    cfg = load(cfg)
+    assert stdo_config.resident_base(cfg) and not stdo_config.resident_base(load(default))
+    assert stdo_config.package_params(cfg) == {"playback": {"pad": 0, "runtime": "onnx", "precision": "fp32",
+                                                            "batch": 16}, "weights": "int8", "ship": "delta"}
+    assert stdo_config.base_params(cfg) == {"weights": "int8", "compression": "none"}
+    assert load(default)["package"]["base"] == "none" and load(default)["package"]["ship"] == "weights"
 
 
 def test_general_bicubic_with_scratch_methods_is_fine(default):

@@ -285,3 +285,25 @@ def test_the_bicubic_graph_equals_the_bicubic_model(scale, patches):
     bicubic = models.build("bicubic", scale)
     for x in [*patches, patches[1][:1, :, :1, :2]]:  # and a 1x2 patch: every tap on the border
         assert (run_onnx(session, x, None) - run_torch(bicubic, x, None)).abs().max() <= 1e-5
+
+
+def test_a_delta_file_stores_the_difference_and_runs_on_the_weights_given_back(tmp_path, patches):
+    base, model = perturbed(build("espcn", 4)), perturbed(build("espcn", 4, seed=1))
+    minus = onnx_model.packaged_weights(base)
+    onnx_model.export(model, tmp_path / "delta.onnx", weights="int8", minus=minus)
+    stored = onnx_model.load_weights(tmp_path / "delta.onnx")
+    state = floating_state(model)
+    for name, delta in stored.items():
+        expected = onnx_model.decoded(name, state[name].numpy() - minus[name], "int8")
+        np.testing.assert_array_equal(bits(delta), bits(expected), err_msg=name)
+    summed = {name: minus[name] + delta for name, delta in stored.items()}
+    proto = onnx_model.with_weights(onnx.load(str(tmp_path / "delta.onnx")), summed)
+    assert {t.data_type for t in proto.graph.initializer if t.name.endswith(".float32")} == {TensorProto.FLOAT}
+    assert not [n for n in proto.graph.node if n.output[0].endswith(".float32")]  # no weight is decoded any more
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    rebuilt = build("espcn", 4, seed=2)
+    rebuilt.load_state_dict({k: torch.from_numpy(w) for k, w in summed.items()})
+    for x in patches:
+        assert (run_onnx(session, x, None) - run_torch(rebuilt, x, None)).abs().max() <= 1e-4
+    with pytest.raises(ValueError, match=r"the base's 'tail.weight' \(1,\) is not a weight of the model"):
+        onnx_model.export(model, tmp_path / "bad.onnx", minus={"tail.weight": np.zeros(1, np.float32)})

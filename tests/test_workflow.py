@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pandas as pd
@@ -196,6 +197,24 @@ def test_the_package_jobs_get_the_model_storage_only_where_it_is_not_the_default
     commands = [line for line in int8.splitlines() if "stdo package" in line]
     assert len(commands) == len(default) and all('"compression": "zlib"' in line and '"weights": "int8"' in line
                                                   for line in commands)
+
+
+def test_a_resident_base_is_written_once_per_scale_and_handed_to_the_jobs_that_play_packages(frames_dir, tmp_path):
+    root = workdir(tmp_path, frames_dir)
+    default = snakemake(root, "-n", "-p").stdout
+    assert "stdo base" not in default and '"base_dir"' not in default and '"base_path"' not in default
+    plan = snakemake(root, "-n", "-p", "--config", "package={base: resident, ship: delta}").stdout
+
+    def commands(stage):
+        return [line for line in plan.splitlines() if f"stdo {stage} " in line]
+
+    assert len(commands("base")) == 1
+    assert re.search(r"--out results/bases/x4-[0-9a-f]{10}.json --params '\{\"compression\": \"none\", "
+                     r"\"weights\": \"fp16\"\}'", commands("base")[0])
+    entry = re.search(r"results/bases/x4-[0-9a-f]{10}.json", commands("base")[0]).group()
+    assert len(commands("package")) == len(commands("evaluate")) == 18
+    assert all(f'"base_path": "{entry}"' in line and '"ship": "delta"' in line for line in commands("package"))
+    assert all('"base_dir": "results/bases"' in line for line in commands("evaluate") + commands("side-by-side"))
 
 
 def test_a_missing_video_is_named_before_anything_runs(tmp_path):

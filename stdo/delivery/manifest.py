@@ -1,4 +1,4 @@
-"""The package format, version 1: a folder holding exactly what a client downloads.
+"""The package format, versions 1 and 2: a folder holding exactly what a client downloads.
 
     manifest.json   this description (format, version, geometry, routing, every other file's size and sha256)
     lr.mp4 | lr.mkv the LR bitstream as encoded (lossless packages: FFV1 in Matroska)
@@ -10,7 +10,16 @@
 Routing: the video is cut into `grid` patches per frame (patch ids frame-major, then row-major);
 each patch belongs to one of k chunks and chunk c runs `chunk_model[c] = [model index, CaFM chunk
 index or null]`. How a patch's chunk is known: "none" (k = 1), "frames" (chunk c holds the frames
-from frame_starts[c] on: NAS/CaFM time chunks, no map needed) or "map" (chunks.bin)."""
+from frame_starts[c] on: NAS/CaFM time chunks, no map needed) or "map" (chunks.bin).
+
+Version 2 is a package that needs a resident base: a model file installed with the player once (the
+general model of the scale exported as a package model file), not sent per video. The manifest's
+`base` names it (sha256, file name, arch, arch_kwargs, scale, weights, compression, bytes, params);
+the client looks it up by file name in its bases folder and checks the sha256. A model entry with
+`"base": true` (and no file) is the base itself; one with `"delta": {"base": sha256, "prefix": P}`
+ships model<i>.delta.onnx.zlib, whose weights named P + (a base weight's name) are that weight's
+difference to the base (`stdo.delivery.onnx_model`). Only the package's own files count as delivered
+bytes; `package_bytes_with_base` adds the base's."""
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +33,9 @@ import numpy as np
 from ..errors import InputError
 
 FORMAT = "stdo-package"
-VERSION = 1
+VERSION = 1  # self-contained
+RESIDENT_VERSION = 2  # needs a resident base; a version 1 client must refuse it, not play bicubic in its place
+VERSIONS = (VERSION, RESIDENT_VERSION)
 MANIFEST = "manifest.json"
 
 
@@ -54,6 +65,7 @@ class Package:
 
     folder: Path
     manifest: dict
+    base: Path | None = None  # the resident base's file, found and checked (version 2)
 
     def path(self, name: str) -> Path:
         return self.folder / name
@@ -63,16 +75,19 @@ class Package:
         return self.path(self.manifest["stream"]["file"])
 
     def bytes_by_role(self) -> dict:
-        """Delivered bytes measured on the files: stream, models, chunk map, manifest, total."""
+        """Delivered bytes measured on the files: stream, models, chunk map, manifest, total; and the
+        resident base's bytes, which the total leaves out and `package_bytes_with_base` counts."""
         m, files = self.manifest, self.manifest["files"]
         models = sum(files[e["file"]]["bytes"] for e in m["models"] if e["file"])
         routing_map = m["routing"].get("map")
         map_bytes = files[routing_map["file"]]["bytes"] if routing_map else 0
         manifest_bytes = self.path(MANIFEST).stat().st_size
         stream = files[m["stream"]["file"]]["bytes"]
+        total = stream + models + map_bytes + manifest_bytes
+        base = m["base"]["bytes"] if "base" in m else 0
         return {"stream_bytes": stream, "model_bytes": models, "map_bytes": map_bytes,
                 "manifest_bytes": manifest_bytes, "models_and_map_bytes": models + map_bytes,
-                "package_bytes": stream + models + map_bytes + manifest_bytes}
+                "package_bytes": total, "base_bytes": base, "package_bytes_with_base": total + base}
 
     def chunk_map(self) -> np.ndarray | None:
         """The chunk of every patch of the video (routing by map), else None."""
@@ -88,8 +103,15 @@ class Package:
         return chunk
 
 
-def open_package(folder, verify: bool = True) -> Package:
-    """Read a package's manifest and check its files (presence, size and, if `verify`, sha256)."""
+def base_label(manifest: dict) -> str:
+    """What a package assumes the client holds: 'none', or 'resident x<scale>-<sha256, 10 digits>'."""
+    base = manifest.get("base")
+    return f"resident x{manifest['scale']}-{base['sha256'][:10]}" if base else "none"
+
+
+def open_package(folder, verify: bool = True, base_dir=None) -> Package:
+    """Read a package's manifest and check its files (presence, size and, if `verify`, sha256), and
+    the resident base it needs in `base_dir` (the client's bases folder)."""
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():
@@ -100,12 +122,27 @@ def open_package(folder, verify: bool = True) -> Package:
         raise InputError(f"{path}: not valid JSON ({err.msg if hasattr(err, 'msg') else err})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise InputError(f"{path}: not a {FORMAT} manifest")
-    if manifest.get("version") != VERSION:
+    if manifest.get("version") not in VERSIONS:
         raise InputError(f"{path}: package format version {manifest.get('version')!r} is not supported "
-                         f"(this client reads version {VERSION})")
+                         f"(this client reads versions {', '.join(map(str, VERSIONS))})")
     for name, entry in manifest["files"].items():
         _check_file(folder / name, entry, verify)
-    return Package(folder, manifest)
+    base = _find_base(folder, manifest["base"], base_dir, verify) if "base" in manifest else None
+    return Package(folder, manifest, base)
+
+
+def _find_base(folder: Path, base: dict, base_dir, verify: bool) -> Path:
+    name = f"resident base {base['sha256']} ({base['arch']} x{base['scale']})"
+    if base_dir is None:
+        raise InputError(f"{folder}: needs the {name}; give the folder of bases (--base-dir)")
+    if Path(base["file"]).name != base["file"]:
+        raise InputError(f"{folder / MANIFEST}: base file '{base['file']}' is not a plain file name")
+    path = Path(base_dir) / base["file"]
+    if not path.is_file():
+        raise InputError(f"{base_dir}: holds no {name}, which {folder} needs")
+    if path.stat().st_size != base["bytes"] or (verify and sha256(path) != base["sha256"]):
+        raise InputError(f"{path}: sha256 differs from the {name} that {folder} needs")
+    return path
 
 
 def _check_file(path: Path, entry: dict, verify: bool) -> None:

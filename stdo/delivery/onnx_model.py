@@ -23,6 +23,11 @@ is an option, off by default, only so that the default run's packages and delive
 what they were: it is lossless (the same frames) and decompressing costs the client 0.5 ms per
 fp16 ESPCN (0.25 ms int8) on our CPU.
 
+A delta file, which a package ships for a model warm-started from a base the client already holds
+(`stdo.package`, manifest format 2), is such a file whose stored weights are the model's minus the
+base's as the client decodes them (`export(minus=...)`, int8 + zlib); the client adds the base's back
+in float32 and runs the graph on those sums (`with_weights`).
+
 Only `export` and `as_packaged` need torch; a client reading a package needs only onnx."""
 from __future__ import annotations
 
@@ -48,11 +53,13 @@ _LR_DIMS = ("n", 3, "h", "w")
 _SR_DIMS = ("n", 3, "sr_h", "sr_w")
 
 
-def export(model, path, *, cafm_chunks: int | None = None, weights: str = "fp16", compression: str = "none") -> dict:
+def export(model, path, *, cafm_chunks: int | None = None, weights: str = "fp16", compression: str = "none",
+           minus: dict | None = None) -> dict:
     """Write `model` as an ONNX file with its weights stored as `weights`, the file compressed by
     `compression` (see the module docstring); for a `stdo.models.CaFM` model, `cafm_chunks` must be
-    its number of chunks. Returns what to record in a manifest: opset, weights, compression, inputs,
-    bytes (file size), params (count)."""
+    its number of chunks. `minus`: {state_dict name: float32 array} subtracted from those weights
+    before they are stored (a delta against a base the client holds: `with_weights`). Returns what to
+    record in a manifest: opset, weights, compression, inputs, bytes (file size), params (count)."""
     from ..models import CaFM, count_params
 
     if isinstance(model, CaFM) != (cafm_chunks is not None) or (cafm_chunks and cafm_chunks != model.chunks):
@@ -63,7 +70,7 @@ def export(model, path, *, cafm_chunks: int | None = None, weights: str = "fp16"
         raise ValueError(f"compression '{compression}': choose one of {', '.join(COMPRESSIONS)}")
     inputs = ["lr", "chunk"] if cafm_chunks else ["lr"]
     proto = _trace(model, inputs)
-    _store(proto.graph, _floating_state(model), weights)
+    _store(proto.graph, _minus(_floating_state(model), minus or {}), weights)
     onnx.checker.check_model(proto, full_check=True)
     data = proto.SerializeToString()  # what onnx.save writes
     with atomic_path(path) as tmp:
@@ -78,6 +85,13 @@ def _floating_state(model) -> dict:
 
     return {name: t.detach().to("cpu", torch.float32).numpy() for name, t in model.state_dict().items()
             if t.is_floating_point()}
+
+
+def _minus(state: dict, base: dict) -> dict:
+    for name, array in base.items():
+        if name not in state or state[name].shape != array.shape:
+            raise ValueError(f"the base's '{name}' {array.shape} is not a weight of the model")
+    return {name: array - base[name] if name in base else array for name, array in state.items()}
 
 
 def _trace(model, inputs: list[str]) -> onnx.ModelProto:
@@ -223,8 +237,34 @@ def _dequantized(node: onnx.NodeProto, initializers: dict, path) -> np.ndarray:
     return dequantize(q, scale)
 
 
+def with_weights(proto: onnx.ModelProto, weights: dict) -> onnx.ModelProto:
+    """A copy of a graph written by `export` that computes with the given float32 weights ({state_dict
+    name: array}, e.g. a base's plus a delta): each one's stored tensors and decoding node give way to a
+    float32 initializer, so ONNX Runtime computes with exactly these weights."""
+    out = onnx.ModelProto()
+    out.CopyFrom(proto)
+    graph, decoded = out.graph, {f"{name}.float32": name for name in weights}
+    decoders = [node for node in graph.node if node.output[0] in decoded]
+    if len(decoders) != len(weights):
+        raise ValueError(f"{len(weights)} weights given, the graph decodes {len(decoders)} of them")
+    stored = {value for node in decoders for value in node.input}
+    nodes = [node for node in graph.node if node.output[0] not in decoded]
+    initializers = [t for t in graph.initializer if t.name not in stored]
+    initializers += [numpy_helper.from_array(np.asarray(weights[decoded[node.output[0]]], np.float32), node.output[0])
+                     for node in decoders]
+    del graph.node[:], graph.initializer[:]
+    graph.node.extend(nodes)
+    graph.initializer.extend(initializers)
+    return out
+
+
 def input_names(proto: onnx.ModelProto) -> list[str]:
     return [value.name for value in proto.graph.input]
+
+
+def packaged_weights(model, weights: str = "fp16") -> dict:
+    """{state_dict name: float32 array}: the weights of the model's package file stored as `weights`."""
+    return {name: decoded(name, array, weights) for name, array in _floating_state(model).items()}
 
 
 def as_packaged(model, weights: str = "fp16"):

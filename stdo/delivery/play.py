@@ -1,4 +1,5 @@
-"""`stdo play PACKAGE -o sr.mp4`: the client. It needs nothing but the package.
+"""`stdo play PACKAGE -o sr.mp4`: the client. It needs nothing but the package (and, for a package
+that names a resident base, the folder of bases installed with the player: --base-dir).
 
 Decodes the LR stream frame by frame, super-resolves every patch with its chunk's model, stitches
 the frames and writes the SR video (x264, or FFV1 with --lossless), in memory bounded by a block of
@@ -34,6 +35,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lossless", action="store_true", help="write FFV1 (RGB, bit-exact frames) instead of x264")
     p.add_argument("--crf", type=int, default=18, help="x264 quality of the output (default 18)")
     p.add_argument("--preset", default="veryfast", help="x264 preset of the output (default veryfast)")
+    p.add_argument("--base-dir", default=None,
+                   help="folder of the resident bases installed with the player (packages that name a base)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     return p
 
@@ -69,10 +72,10 @@ class Progress:
 
 
 def play(package_path, output, *, runtime=None, device="auto", precision=None, pad=None, lossless=False,
-         crf=18, preset="veryfast", threads=1) -> dict:
+         crf=18, preset="veryfast", base_dir=None, threads=1) -> dict:
     output = Path(output)
     check_output(output, lossless)
-    package = open_package(package_path)
+    package = open_package(package_path, base_dir=base_dir)
     m = package.manifest
     settings = playback(m, runtime=runtime, precision=precision, pad=pad)
     frames = Progress(upscale(package, device=device, threads=threads, **settings), m["frames"])
@@ -88,7 +91,8 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
         done = play(args.package, args.output, runtime=args.runtime, device=args.device, precision=args.precision,
-                    pad=args.pad, lossless=args.lossless, crf=args.crf, preset=args.preset, threads=args.threads)
+                    pad=args.pad, lossless=args.lossless, crf=args.crf, preset=args.preset, base_dir=args.base_dir,
+                    threads=args.threads)
     except InputError as err:
         print(f"stdo play: error: {err}", file=sys.stderr)
         return 1

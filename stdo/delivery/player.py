@@ -6,10 +6,13 @@ package's patch grid; every patch goes to the model of its chunk, all patches of
 a block of frames in one batch; with `pad` P each patch is super-resolved with P LR pixels of
 context around it (edge-replicated at the frame border) and cropped back, which removes the seams
 of independent patches. Runtimes: PyTorch (the model rebuilt from the registry, weights read from
-the package's ONNX files) or ONNX Runtime on those files."""
+the package's ONNX files) or ONNX Runtime on those files. A model that is the resident base, or a
+delta against it, gets its weights from the base file (`model_graph`): both runtimes then compute
+with the very same float32 weights."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -17,7 +20,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..errors import InputError
 from ..patches import Grid, cut, stitch
 from . import onnx_model, stream
-from .manifest import Package
+from .manifest import MANIFEST, Package
 
 RUNTIMES = ("torch", "onnx")
 PRECISIONS = ("fp32", "bf16")
@@ -64,7 +67,7 @@ def _description(entry: dict) -> str:
 class TorchModel:
     """A package model rebuilt from the registry, run by PyTorch."""
 
-    def __init__(self, package: Package, entry: dict, device: str, precision: str, threads: int):
+    def __init__(self, package: Package, entry: dict, device: str, precision: str, threads: int, base=None):
         import torch
 
         from .. import infer, models
@@ -73,9 +76,9 @@ class TorchModel:
         self.device = infer.setup(device, threads)
         meta = {**entry, "scale": package.manifest["scale"]}
         self.model = models.build_from_meta(meta)
-        if entry["file"]:
-            path, proto = _model_file(package, entry)
-            weights = {k: torch.from_numpy(v) for k, v in onnx_model.weights_of(proto, path).items()}
+        if has_weights(entry):
+            path, _, weights = model_graph(package, entry, base)
+            weights = {k: torch.from_numpy(v) for k, v in weights.items()}
             try:
                 self.model.load_state_dict(weights)
             except RuntimeError:
@@ -94,7 +97,7 @@ class TorchModel:
 class OnnxModel:
     """A package model run by ONNX Runtime (fp32 compute on the fp16- or int8-stored weights)."""
 
-    def __init__(self, package: Package, entry: dict, device: str, threads: int):
+    def __init__(self, package: Package, entry: dict, device: str, threads: int, base=None):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -108,16 +111,14 @@ class OnnxModel:
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise InputError("device 'cuda': this onnxruntime has no CUDA execution provider")
             providers.insert(0, "CUDAExecutionProvider")
-        if entry["file"]:
-            path, proto = _model_file(package, entry)
-            _check_onnx(path, entry, proto)
-            source = proto.SerializeToString()
+        if has_weights(entry):
+            path, proto, _ = model_graph(package, entry, base)
         else:
-            source = onnx_model.bicubic_graph(package.manifest["scale"]).SerializeToString()
+            path, proto = "bicubic", onnx_model.bicubic_graph(package.manifest["scale"])
         try:
-            self.session = ort.InferenceSession(source, options, providers=providers)
+            self.session = ort.InferenceSession(proto.SerializeToString(), options, providers=providers)
         except Exception as err:  # onnxruntime raises its own exception types for a broken graph
-            raise InputError(f"{entry['file']}: ONNX Runtime cannot load it ({type(err).__name__})") from None
+            raise InputError(f"{Path(path).name}: ONNX Runtime cannot load it ({type(err).__name__})") from None
 
     def __call__(self, lr: np.ndarray, cafm_chunk: int | None) -> np.ndarray:
         x = np.ascontiguousarray(lr.transpose(0, 3, 1, 2), dtype=np.float32) / np.float32(255.0)
@@ -128,16 +129,56 @@ class OnnxModel:
         return np.clip(np.rint(out * np.float32(255.0)), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
 
 
-def _model_file(package: Package, entry: dict):
-    """A model's file and its graph, decompressed in memory as its entry says (entries written before
-    compression existed have none)."""
-    path = package.path(entry["file"])
-    return path, onnx_model.load(path, entry.get("compression", "none"))
+def has_weights(entry: dict) -> bool:
+    """Whether a model entry runs a trained model (its own file or the resident base), not bicubic."""
+    return bool(entry["file"] or entry.get("base"))
 
 
-def _check_onnx(path, entry: dict, proto) -> None:
+def resident_base(package: Package):
+    """The resident base's graph and float32 weights as the client decodes them (None without a base)."""
+    if package.base is None:
+        return None
+    proto = onnx_model.load(package.base, package.manifest["base"]["compression"])
+    return proto, onnx_model.weights_of(proto, package.base)
+
+
+def model_graph(package: Package, entry: dict, base) -> tuple:
+    """(file, graph, {state_dict name: float32 array}) of a package model as the client runs it: its
+    file's, weights decoded as stored; the resident base's (`base`: `resident_base`) for an entry that
+    is the base; for a delta, the base's weights plus the file's in float32, and the graph computing
+    with those sums (`onnx_model.with_weights`)."""
+    if (entry.get("base") or entry.get("delta")) and base is None:
+        raise InputError(f"{package.path(MANIFEST)}: a model entry refers to a resident base the manifest does "
+                         f"not name")
+    if entry.get("base"):
+        path, proto = package.base, base[0]
+    else:
+        path = package.path(entry["file"])  # entries written before compression existed have none
+        proto = onnx_model.load(path, entry.get("compression", "none"))
+    weights = onnx_model.weights_of(proto, path)
+    _check_onnx(path, entry, proto, weights)
+    if not entry.get("delta"):
+        return path, proto, weights
+    weights = _plus_base(path, entry["delta"], weights, package.manifest["base"]["sha256"], base[1])
+    return path, onnx_model.with_weights(proto, weights), weights
+
+
+def _plus_base(path, delta: dict, weights: dict, base_sha256: str, base: dict) -> dict:
+    """The weights of a delta file with the base's added back, in float32 (the same sums on every client)."""
+    if delta["base"] != base_sha256:
+        raise InputError(f"{path}: a delta against the base {delta['base']}, but the package's base is {base_sha256}")
+    summed = dict(weights)
+    for name, array in base.items():
+        key = delta["prefix"] + name
+        if key not in weights or weights[key].shape != array.shape:
+            raise InputError(f"{path}: holds no delta '{key}' {array.shape} for the base's weight '{name}'")
+        summed[key] = array + weights[key]
+    return summed
+
+
+def _check_onnx(path, entry: dict, proto, weights: dict) -> None:
     """The graph is self-describing; check it is the model the manifest announces (weights, inputs)."""
-    weights = sum(w.size for w in onnx_model.weights_of(proto, path).values())
+    weights = sum(w.size for w in weights.values())
     if weights != entry["params"]:
         raise InputError(f"{path}: holds {weights:,} weights, the manifest's model ({_description(entry)}) "
                          f"{entry['params']:,}")
@@ -153,9 +194,10 @@ def load_models(package: Package, runtime: str, device: str, precision: str, thr
     if precision not in PRECISIONS or (runtime == "onnx" and precision != "fp32"):
         raise InputError(f"precision '{precision}': the {runtime} runtime runs "
                          f"{'fp32 or bf16' if runtime == 'torch' else 'fp32 only'}")
+    base = resident_base(package)
     if runtime == "torch":
-        return [TorchModel(package, entry, device, precision, threads) for entry in package.manifest["models"]]
-    return [OnnxModel(package, entry, device, threads) for entry in package.manifest["models"]]
+        return [TorchModel(package, entry, device, precision, threads, base) for entry in package.manifest["models"]]
+    return [OnnxModel(package, entry, device, threads, base) for entry in package.manifest["models"]]
 
 
 PLAYBACK = {"runtime": "onnx", "precision": "fp32", "pad": 0, "batch": 16, "block_frames": 2}

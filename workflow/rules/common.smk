@@ -115,6 +115,22 @@ def general_model(wc):
     return rules.general.output.model.format(**general_job(wc.scale))
 
 
+RESIDENT = stdo_config.resident_base(config)
+BASES = f"{RES}/bases"  # the resident bases, as a client installs them with the player (--base-dir)
+
+
+def resident_base(wc):
+    """The description of the resident base of the scale (rule base), where package.base is resident."""
+    return [rules.base.output.entry.format(**general_job(wc.scale))] if RESIDENT else []
+
+
+def with_bases(params):
+    """A job's params plus the folder of bases, where package.base is resident. The base goes into the
+    params, not onto the command line: the command of a run made before bases existed stays as it was (a
+    changed command would re-run every package and evaluation: Snakemake's code trigger)."""
+    return {**params, "base_dir": BASES} if RESIDENT else params
+
+
 def print_summary():
     table = Path(RES) / "comparison.md"
     if table.exists():
@@ -122,7 +138,8 @@ def print_summary():
             f"\nResults in {Path(RES).resolve()}: summary.csv (every measure), rd.csv (rate-distortion),"
             f" summary.md, comparison.md, categories.md (clips pooled per category), psnr_vs_size.png,"
             f" rd_curves.png; packages in"
-            f" <video>/x<scale>/<method>/<rate>/package (play one: stdo play PACKAGE -o sr.mp4)"
+            f" <video>/x<scale>/<method>/<rate>/package (play one: stdo play PACKAGE -o sr.mp4"
+            f"{f' --base-dir {BASES}' if RESIDENT else ''})"
             f"\n\n{table.read_text()}"
         )
 
@@ -246,7 +263,15 @@ def package_inputs(wc):
         "chunks": method_chunks(wc),
         "selection": selection,
         "general": [general_model(wc)] if selection else [],
+        "base": resident_base(wc),
     }
+
+
+def package_settings(wc):
+    """The package job's params: the model storage, the playback, the row's description and, where
+    package.base is resident, the base's description (see with_bases)."""
+    params = {"scale": int(wc.scale), **stdo_config.package_params(config), "info": method_info(wc)}
+    return {**params, "base_path": resident_base(wc)[0]} if RESIDENT else params
 
 
 def method_info(wc):
@@ -274,6 +299,7 @@ def evaluate_inputs(wc):
         "patches": patches(wc, train_rate(wc.rate)),
         "chunks": method_chunks(wc),
         "metas": [str(Path(p).with_suffix(".json")) for p in package_models(wc)],
+        "base": resident_base(wc),
     }
 
 
@@ -321,6 +347,7 @@ def benchmark_files():
     """Every job's benchmark file, in pipeline order (but the report tables' own, written after)."""
     files = expand(rules.ingest.benchmark, video=config["videos"])
     files += [rules.general.benchmark.format(**general_job(s)) for s in SCALES]
+    files += [rules.base.benchmark.format(**general_job(s)) for s in SCALES] if RESIDENT else []
     files += expand(rules.encode_hr.benchmark, video=config["videos"], rate=HR_RATES)
     for video in config["videos"]:
         for scale in SCALES:

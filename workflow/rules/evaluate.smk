@@ -1,3 +1,20 @@
+# The general model as a client installs it with the player (package.base: resident): written beside
+# its description under its content's name, <sha256>.onnx, which packages name instead of shipping it.
+rule base:
+    input:
+        rules.general.output.model,
+    output:
+        entry=f"{BASES}/x{{scale}}-{{recipe}}.json",
+    log:
+        f"{RES}/logs/base/x{{scale}}-{{recipe}}.log",
+    benchmark:
+        f"{RES}/benchmarks/base/x{{scale}}-{{recipe}}.tsv"
+    params:
+        cfg=lambda wc: as_json(stdo_config.base_params(config)),
+    shell:
+        "stdo base --general-path {input:q} --out {output.entry:q} --params {params.cfg:q} --log {log:q}"
+
+
 rule package:
     input:
         unpack(package_inputs),
@@ -8,7 +25,7 @@ rule package:
     benchmark:
         f"{RES}/benchmarks/package/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
     params:
-        cfg=lambda wc: as_json({"scale": int(wc.scale), **stdo_config.package_params(config), "info": method_info(wc)}),
+        cfg=lambda wc: as_json(package_settings(wc)),
         out_dir=lambda wc, output: Path(output[0]).parent,
         models=lambda wc, input: f"--model-paths {' '.join(map(shlex.quote, input.models))}" if input.models else "",
         chunks=lambda wc, input: f"--chunks-path {shlex.quote(input.chunks[0])}" if input.chunks else "",
@@ -35,12 +52,14 @@ rule evaluate:
     threads: config["threads"]["evaluate"]
     params:
         cfg=lambda wc: as_json(
-            {
-                "device": config["device"],
-                "info": method_info(wc),
-                "papers_metrics": wc.rate == train_rate(wc.rate),
-                "vmaf_subsample": config["vmaf_subsample"],
-            }
+            with_bases(
+                {
+                    "device": config["device"],
+                    "info": method_info(wc),
+                    "papers_metrics": wc.rate == train_rate(wc.rate),
+                    "vmaf_subsample": config["vmaf_subsample"],
+                }
+            )
         ),
         package=lambda wc, input: Path(input.package).parent,
         chunks=lambda wc, input: f"--chunks-path {shlex.quote(input.chunks[0])}" if input.chunks else "",

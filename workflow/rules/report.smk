@@ -49,6 +49,7 @@ rule side_by_side:
         packages=lambda wc: [f"{method_dir(wc, method, SHOWCASE)}/package/manifest.json" for method in ROWS],
         codec=lambda wc: expand(rules.encode_hr.output.metrics, video=wc.video, rate=HR_RATES),
         hr=lambda wc: frames(wc.video)["hr"],
+        base=resident_base,
     output:
         video=report(
             f"{REPORT}/{{video}}_x{{scale}}/side_by_side.mp4",
@@ -71,7 +72,9 @@ rule side_by_side:
     threads: config["threads"]["evaluate"]
     params:
         cfg=lambda wc: as_json(
-            {"video": wc.video, "scale": int(wc.scale), "rate": SHOWCASE, "seconds": config["showcase"]["seconds"]}
+            with_bases(
+                {"video": wc.video, "scale": int(wc.scale), "rate": SHOWCASE, "seconds": config["showcase"]["seconds"]}
+            )
         ),
         codec=lambda wc, input: f"--hr-metric-paths {' '.join(map(shlex.quote, input.codec))}" if input.codec else "",
     shell:
