@@ -14,8 +14,8 @@ fp16 package plays the run's own frames (resident or not, the same weights); its
 row as the run's does, so that bytes differ only by what the format records. The run is only read; the
 bases and packages go to --out.
 
-    python benchmarks/delta.py [--run /work/main/results] [--resources /work/main/resources] \
-        [--config config/config.yaml] [--rates lossless crf33] [--out /tmp/delta] [--threads 1]
+    python benchmarks/delta.py [--run results] [--resources resources] [--config config/config.yaml] \
+        [--rates lossless crf33] --out SCRATCH [--threads 1]
 """
 from __future__ import annotations
 
@@ -80,11 +80,11 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", type=Path, default=Path("/work/main/results"), help="results folder of a finished run")
+    ap.add_argument("--run", type=Path, default=REPO / "results", help="results folder of a finished run")
     ap.add_argument("--resources", type=Path, default=None, help="its resources folder (default: beside --run)")
     ap.add_argument("--config", type=Path, default=REPO / "config" / "config.yaml", help="the run's config")
     ap.add_argument("--rates", nargs="+", default=[stdo_config.LOSSLESS, "crf33"], help="rate points of the run")
-    ap.add_argument("--out", type=Path, default=Path("/tmp/delta"), help="where the bases and packages go")
+    ap.add_argument("--out", type=Path, required=True, help="where the bases and packages go (a scratch folder)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     cfg = stdo_config.load(yaml.safe_load(args.config.read_text()), REPO / "workflow/schemas/config.schema.yaml")
