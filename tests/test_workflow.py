@@ -217,6 +217,25 @@ def test_a_resident_base_is_written_once_per_scale_and_handed_to_the_jobs_that_p
     assert all('"base_dir": "results/bases"' in line for line in commands("evaluate") + commands("side-by-side"))
 
 
+def test_keys_added_later_reach_the_jobs_only_off_their_old_default(frames_dir, tmp_path):
+    """label_by and vmaf_subsample at their defaults leave the jobs' params and commands as before they existed
+    (finished runs re-run nothing); set otherwise, they reach label, select, encode-hr and evaluate."""
+    root = workdir(tmp_path, frames_dir)
+
+    def commands(plan, stage):
+        return [line for line in plan.splitlines() if f"stdo {stage} " in line]
+
+    default = snakemake(root, "-n", "-p", "--config", "select=true").stdout
+    assert commands(default, "label") and not any('"by"' in line for line in commands(default, "label"))
+    assert not any("vmaf_subsample" in line for line in commands(default, "evaluate") + commands(default, "encode-hr"))
+    assert commands(default, "select") and not any("general_path" in line for line in commands(default, "select"))
+    plan = snakemake(root, "-n", "-p", "--config", "select=true", "label_by=features", "vmaf_subsample=4").stdout
+    assert all('"by": "features"' in line for line in commands(plan, "label"))
+    assert all('"vmaf_subsample": 4' in line for line in commands(plan, "evaluate") + commands(plan, "encode-hr"))
+    assert commands(plan, "select") and all('"general_path": "resources/general/x4-' in line
+                                            for line in commands(plan, "select"))
+
+
 def test_a_missing_video_is_named_before_anything_runs(tmp_path):
     root = workdir(tmp_path, tmp_path / "no_such_video.mp4")
     run = snakemake(root)

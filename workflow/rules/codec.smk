@@ -53,7 +53,7 @@ rule encode_hr:
     threads: config["threads"]["encode"]
     params:
         cfg=lambda wc: codec_params(
-            wc, wc.rate, vmaf_subsample=config["vmaf_subsample"], info={"video": wc.video, "method": "hr_codec"}
+            wc, wc.rate, **off_default(vmaf_subsample="vmaf_subsample"), info={"video": wc.video, "method": "hr_codec"}
         ),
     shell:
         "stdo encode-hr --hr-path {input.hr:q} --meta-path {input.meta:q} --out-stream {output.stream:q}"

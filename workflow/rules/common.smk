@@ -54,6 +54,16 @@ def stdo_run(stage, **args):
     subprocess.run(argv, check=True)
 
 
+# Keys that came after results existed, with the value every earlier run had: a job's params carry them only
+# when set otherwise, so finished runs re-run nothing for them (Snakemake's params trigger).
+LATER_KEYS = {"vmaf_subsample": 1, "label_by": "general"}
+
+
+def off_default(**params):
+    """{param: config[key]} for each `param=key` whose value is not the one runs had before the key existed."""
+    return {param: config[key] for param, key in params.items() if config[key] != LATER_KEYS[key]}
+
+
 def as_json(obj):
     """A rule's params as one JSON string: stable, so Snakemake's params trigger sees real changes only."""
     return json.dumps(obj, sort_keys=True)
@@ -250,6 +260,12 @@ def method_chunks(wc):
 def method_selection(wc):
     """What each chunk of a method ships (rules/select.smk), where `select` is on."""
     return [f"{trained_dir(wc)}/selection.json"] if wc.method in METHODS and config["select"] else []
+
+
+def select_general(wc):
+    """The general model select runs itself, where another labeller left its scores out of the patch table;
+    passed in the params, not on the command line, so that finished runs keep their command."""
+    return {} if config["label_by"] == "general" else {"general_path": general_model(wc)}
 
 
 def package_inputs(wc):

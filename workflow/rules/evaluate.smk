@@ -57,7 +57,7 @@ rule evaluate:
                     "device": config["device"],
                     "info": method_info(wc),
                     "papers_metrics": wc.rate == train_rate(wc.rate),
-                    "vmaf_subsample": config["vmaf_subsample"],
+                    **off_default(vmaf_subsample="vmaf_subsample"),
                 }
             )
         ),

@@ -21,7 +21,7 @@ rule label:
                 "eval_every": config["eval_every"],
                 "device": config["device"],
                 "precision": config["label_precision"],
-                "by": config["label_by"],
+                **off_default(by="label_by"),
             }
         ),
     shell:

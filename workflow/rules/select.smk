@@ -3,7 +3,7 @@ rule select:
         unpack(frame_inputs),
         chunks=lambda wc: f"{method_dir(wc)}/chunks.parquet",
         models=checkpoints,
-        general=general_model,
+        general=lambda wc: list(select_general(wc).values()),
     output:
         f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/selection.json",
     log:
@@ -14,9 +14,9 @@ rule select:
     resources:
         infer_batch=config["batch_size"],
     params:
-        cfg=lambda wc: as_json({"scale": int(wc.scale), "device": config["device"]}),
+        # the general model's path in the params, not on the command line: finished runs keep their command
+        cfg=lambda wc: as_json({"scale": int(wc.scale), "device": config["device"], **select_general(wc)}),
     shell:
         "stdo select --lr-path {input.lr:q} --hr-path {input.hr:q} --patches-path {input.patches:q}"
-        " --chunks-path {input.chunks:q} --model-paths {input.models:q} --general-path {input.general:q}"
-        " --out {output:q} --params {params.cfg:q}"
+        " --chunks-path {input.chunks:q} --model-paths {input.models:q} --out {output:q} --params {params.cfg:q}"
         " --threads {threads} --batch-size {resources.infer_batch} --log {log:q}"
