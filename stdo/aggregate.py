@@ -21,8 +21,8 @@ COLUMNS = ["video", "category", "scale", "method", "rate", "train_rate", "split"
 SHOWN = ["video", "scale", "method", "rate", "k", "total_params", "models_and_map_bytes", "kbps_package", "steps",
          "psnr_stdo_patch", "psnr_frame_y", "ssim", "rd_psnr_y", "vmaf", "train_seconds"]
 LEGEND = """\
-PSNR conventions (dB, 8-bit RGB output; every SR frame as the client plays the package: fp16 weights, patches of the \
-grid):
+PSNR conventions (dB, 8-bit RGB output; every SR frame as the client plays the package: its stored weights \
+(fp16 unless package.weights says int8), patches of the grid):
 - psnr_stdo_patch: RGB, per patch with scale+4 px shaved from each patch border, -10 log10(mean of chunk MSE), all \
 frames (STDO).
 - psnr_frame_rgb / psnr_frame_y: whole frames, eval frames (every eval_every-th), shave = scale, PSNR of the mean \
@@ -30,8 +30,8 @@ MSE; Y = BT.601 studio range.
 - ssim: Y channel, shave = scale, Gaussian window (sigma 1.5), mean over eval frames.
 - rd_psnr_rgb / rd_psnr_y / rd_ssim / vmaf: every frame, whole frame, nothing shaved (the rate-distortion legend in \
 comparison.md).
-- models_and_map_bytes: the package's model files (ONNX, fp16 weights) and chunk map, measured on the files; \
-package_bytes adds the LR bitstream and the manifest.
+- models_and_map_bytes: the package's model files (ONNX; fp16 weights unless package.weights/ship say int8 or \
+deltas) and chunk map, measured on the files; package_bytes adds the LR bitstream and the manifest.
 - steps: the method's optimizer-step budget (budget 'total': shared among its chunk models by chunk size; \
 'per_chunk': each chunk model gets all of it).
 - fallbacks: chunks whose trained model lost to the general model or bicubic on the chunk's patches and that ship \
@@ -120,7 +120,7 @@ def comparison(table: pd.DataFrame) -> str:
     for value, title in (
             ("psnr_stdo_patch", "PSNR dB, STDO convention (RGB, per patch, scale+4 shave, PSNR of mean chunk MSE)"),
             ("psnr_frame_y", "PSNR dB, whole stitched frames, Y channel, shave = scale"),
-            ("models_and_map_bytes", "Models + chunk map, KB (ONNX files, fp16 weights; measured on the package)")):
+            ("models_and_map_bytes", "Models + chunk map, KB (ONNX files as stored; measured on the package)")):
         wide = _wide(table, value, order)
         if value.endswith("bytes"):
             wide = wide / 1000
@@ -171,7 +171,7 @@ def plot(table: pd.DataFrame, path) -> None:
             else:
                 ax.axhline(r.psnr_stdo_patch, linestyle="--", linewidth=0.9, color="grey", label=f"{r.method} (0 KB)")
         ax.set_xscale("log")
-        ax.set(title=f"{video} x{scale} (lossless LR)", xlabel="KB of models + chunk map (ONNX, fp16 weights)",
+        ax.set(title=f"{video} x{scale} (lossless LR)", xlabel="KB of models + chunk map (ONNX files as stored)",
                ylabel="PSNR dB (STDO convention)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
