@@ -36,7 +36,8 @@ WITH_BASE = {"package_bytes_with_base": "package_bytes", "kbps_package_with_base
 LEGEND = """\
 Rate-distortion conventions: kbit/s = 8 x bytes / (frames / fps) / 1000 over the whole clip; kbps_package counts every
 file of the package (LR bitstream + ONNX models as stored, fp16 by default + chunk map + manifest),
-kbps_models_and_map only the models and the map (the papers' measure). Quality over every frame against the original HR frames, whole frame, nothing shaved:
+kbps_models_and_map only the models and the map (the papers' measure). Quality over every frame against the
+original HR frames, whole frame, nothing shaved:
 rd_psnr_rgb / rd_psnr_y = PSNR of the mean MSE (Y = BT.601 studio range from RGB); rd_ssim = libvmaf float_ssim (Y),
 mean over frames; vmaf = libvmaf, model given in vmaf_model, mean over frames (over every n-th frame only where
 vmaf_model says so, SSIM alike). hr_codec = the HR frames through the
