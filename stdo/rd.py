@@ -47,7 +47,7 @@ same encoder (the anchor of the BD-rates); bicubic = the LR stream upscaled by b
 def fill_base(table: pd.DataFrame) -> pd.DataFrame:
     """Rows measured before resident bases existed (and the HR codec's) assume none: their counts with a
     base are their own counts."""
-    table = table.fillna({"base": NO_BASE, "base_bytes": 0})
+    table = table.assign(base=table["base"].astype(object).fillna(NO_BASE), base_bytes=table["base_bytes"].fillna(0))
     for with_base, alone in WITH_BASE.items():
         table[with_base] = table[with_base].fillna(table[alone])
     return table
