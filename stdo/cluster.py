@@ -22,6 +22,12 @@ SPLITS = ("stdo", "temporal", "kmeans", "none")
 KMEANS_FEATURES = ("psnr", "grad_energy", "temporal_diff")
 
 
+def ranking(table: pd.DataFrame) -> np.ndarray:
+    """The labeller's score of every patch, lower = harder (`stdo.label`); a table labelled before the
+    labellers existed holds the general model's PSNR only, which is the score it was labelled by."""
+    return table["score" if "score" in table else "psnr"].to_numpy()
+
+
 def split_stdo(score: np.ndarray, k: int) -> np.ndarray:
     order = np.argsort(score, kind="stable")
     chunk = np.empty(len(score), dtype=np.int64)
@@ -60,7 +66,7 @@ def assign(table: pd.DataFrame, split: str, k: int, seed: int = 0) -> np.ndarray
     if k < 1 or k > len(table):
         raise InputError(f"k = {k}: must be between 1 and the number of patches ({len(table)})")
     if split == "stdo":
-        return split_stdo(table["score"].to_numpy(), k)
+        return split_stdo(ranking(table), k)
     if split == "temporal":
         return split_temporal(table["frame"].to_numpy(), k)
     if split == "kmeans":
@@ -82,7 +88,7 @@ def cluster(patches_path, out_parquet, out_json, *, split: str, k: int, seed: in
     table = pd.read_parquet(patches_path)
     chunk = assign(table, split, k, seed)
     chunks = table[["patch_id", "frame", "row", "col"]].assign(chunk=chunk)
-    score = table["score"].to_numpy()
+    score = ranking(table)
     summary = {
         "split": split, "k": k,
         "sizes": np.bincount(chunk, minlength=k).tolist(),

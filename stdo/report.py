@@ -27,7 +27,7 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from . import metrics, models  # noqa: E402
-from .cluster import load_chunks  # noqa: E402
+from .cluster import load_chunks, ranking  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .infer import setup, super_resolve  # noqa: E402
 from .io import atomic_path, load_frames, load_json, save_png  # noqa: E402
@@ -187,7 +187,7 @@ def hardest_patch(lr, hr, table: pd.DataFrame, scale: int, general_path, methods
     by bicubic, the general model and each method's model for that patch's chunk; PSNR of each under the
     STDO patch convention."""
     grid = grid_of(table, scale)
-    row = table.iloc[int(np.argmin(table["score"].to_numpy()))]
+    row = table.iloc[int(np.argmin(ranking(table)))]
     pid = int(row["patch_id"])
     lr_patch = gather(lr, grid, [pid])
     hr_patch = gather(hr, grid, [pid], factor=scale)

@@ -84,3 +84,11 @@ def test_chunk_map_loads_in_patch_order(table, tmp_path):
     shuffled = pd.read_parquet(tmp_path / "c.parquet").sample(frac=1, random_state=0)
     shuffled.to_parquet(tmp_path / "s.parquet")
     np.testing.assert_array_equal(load_chunks(tmp_path / "s.parquet"), load_chunks(tmp_path / "c.parquet"))
+
+
+def test_a_table_labelled_before_the_labellers_existed_ranks_by_its_psnr(table, tmp_path):
+    old = table.drop(columns="score")
+    old.to_parquet(tmp_path / "old.parquet")
+    cluster(tmp_path / "old.parquet", tmp_path / "c.parquet", tmp_path / "c.json", split="stdo", k=4)
+    np.testing.assert_array_equal(load_chunks(tmp_path / "c.parquet"), split_stdo(table.psnr.to_numpy(), 4))
+
