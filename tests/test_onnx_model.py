@@ -278,6 +278,18 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path):
         onnx_model.load_weights(tmp_path / "bad.onnx", "lzma")
 
 
+def test_a_compressed_file_inflating_past_the_cap_or_cut_short_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "m.onnx.zlib"
+    onnx_model.export(models.build("espcn", 2, features=[8, 8, 4]), path, compression="zlib")
+    assert onnx_model.load_weights(path, "zlib")
+    path.with_name("cut.zlib").write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(InputError, match=r"cut.zlib: corrupt zlib data \(truncated\)"):
+        onnx_model.load_weights(path.with_name("cut.zlib"), "zlib")
+    monkeypatch.setattr(onnx_model, "MAX_MODEL_BYTES", 1 << 10)
+    with pytest.raises(InputError, match=r"m.onnx.zlib: decompresses to more than 0 MiB, more than any model"):
+        onnx_model.load_weights(path, "zlib")
+
+
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_the_bicubic_graph_equals_the_bicubic_model(scale, patches):
     session = ort.InferenceSession(onnx_model.bicubic_graph(scale).SerializeToString(),

@@ -49,6 +49,7 @@ from ..io import atomic_path
 OPSET = 17
 WEIGHTS = ("fp16", "int8")
 COMPRESSIONS = ("none", "zlib")
+MAX_MODEL_BYTES = 1 << 30  # a model file decompressed: EDSR's paper size (43 M weights) is 86 MB in fp16
 _LR_DIMS = ("n", 3, "h", "w")
 _SR_DIMS = ("n", 3, "sr_h", "sr_w")
 
@@ -192,6 +193,20 @@ def _store(graph: onnx.GraphProto, state: dict, weights: str) -> None:
     graph.input.extend(graph_inputs)
 
 
+def _inflate(path, data: bytes) -> bytes:
+    """zlib data, decompressed to at most MAX_MODEL_BYTES: a package cannot make the client inflate without end."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, MAX_MODEL_BYTES)
+    except zlib.error as err:
+        raise InputError(f"{path}: corrupt zlib data ({err})") from None
+    if inflater.unconsumed_tail:
+        raise InputError(f"{path}: decompresses to more than {MAX_MODEL_BYTES >> 20} MiB, more than any model")
+    if not inflater.eof:
+        raise InputError(f"{path}: corrupt zlib data (truncated)")
+    return out
+
+
 def load(path, compression: str = "none") -> onnx.ModelProto:
     """The graph of a file written by `export`, decompressed in memory."""
     data = Path(path).read_bytes()
@@ -199,10 +214,7 @@ def load(path, compression: str = "none") -> onnx.ModelProto:
         raise InputError(f"{path}: compression '{compression}' is not one this client reads "
                          f"({', '.join(COMPRESSIONS)})")
     if compression == "zlib":
-        try:
-            data = zlib.decompress(data)
-        except zlib.error as err:
-            raise InputError(f"{path}: corrupt zlib data ({err})") from None
+        data = _inflate(path, data)
     try:
         return onnx.load_from_string(data)
     except DecodeError:
