@@ -19,12 +19,10 @@ bases and packages go to --out.
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-import yaml
-from weights import REPO, general_path, inputs, score
+from weights import general_path, inputs, load_run, run_arguments, score
 
 from stdo import config as stdo_config
 from stdo.package import build, write_base
@@ -79,16 +77,10 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", type=Path, default=REPO / "results", help="results folder of a finished run")
-    ap.add_argument("--resources", type=Path, default=None, help="its resources folder (default: beside --run)")
-    ap.add_argument("--config", type=Path, default=REPO / "config" / "config.yaml", help="the run's config")
+    ap = run_arguments(__doc__.splitlines()[0], "where the bases and packages go")
     ap.add_argument("--rates", nargs="+", default=[stdo_config.LOSSLESS, "crf33"], help="rate points of the run")
-    ap.add_argument("--out", type=Path, required=True, help="where the bases and packages go (a scratch folder)")
-    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    cfg = stdo_config.load(yaml.safe_load(args.config.read_text()), REPO / "workflow/schemas/config.schema.yaml")
-    resources = args.resources or args.run.with_name("resources")
+    cfg, resources = load_run(args)
     rows = [row for video in cfg["videos"] for scale in cfg["scales"] for rate in args.rates
             for method in ["general", *cfg["methods"]]
             for row in measure(cfg, args.run, resources, args.out, video, scale, method, rate, args.threads)]

@@ -89,16 +89,26 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_arguments(description: str, out_help: str) -> argparse.ArgumentParser:
+    """The arguments of a benchmark on a finished run's models (this one and delta.py)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--run", type=Path, default=REPO / "results", help="results folder of a finished run")
     ap.add_argument("--resources", type=Path, default=None, help="its resources folder (default: beside --run)")
     ap.add_argument("--config", type=Path, default=REPO / "config" / "config.yaml", help="the run's config")
-    ap.add_argument("--out", type=Path, required=True, help="where the packages go (a scratch folder)")
+    ap.add_argument("--out", type=Path, required=True, help=f"{out_help} (a scratch folder)")
     ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args()
+    return ap
+
+
+def load_run(args) -> tuple[dict, Path]:
+    """The run's validated config and its resources folder."""
     cfg = stdo_config.load(yaml.safe_load(args.config.read_text()), REPO / "workflow/schemas/config.schema.yaml")
-    resources = args.resources or args.run.with_name("resources")
+    return cfg, args.resources or args.run.with_name("resources")
+
+
+def main() -> None:
+    args = run_arguments(__doc__.splitlines()[0], "where the packages go").parse_args()
+    cfg, resources = load_run(args)
     rows = [measure(cfg, args.run, resources, args.out, video, scale, method, args.threads)
             for video in cfg["videos"] for scale in cfg["scales"] for method in ["general", *cfg["methods"]]]
     (args.out / "weights.json").write_text(json.dumps(rows, indent=1, default=str))
