@@ -383,6 +383,14 @@ RATE_PATTERN = f"{LOSSLESS}|{LOSSY_PATTERN}"
 
 # How the package's model files are stored and sent (stdo.package.build's defaults, as the schema's)
 MODEL_STORAGE = {"weights": "fp16", "compression": "none", "ship": "weights"}
+# Top-level keys that came after results existed, with the value every earlier run had
+LATER_KEYS = {"vmaf_subsample": 1, "label_by": "general"}
+
+
+def off_default(values: dict, defaults: dict) -> dict:
+    """The entries of `values` named in `defaults` that differ from the default there. Keys added after
+    results existed enter a job's params only this way, so Snakemake's params trigger re-runs no finished job."""
+    return {k: values[k] for k, default in defaults.items() if values[k] != default}
 
 
 def package_params(config: dict) -> dict:
@@ -391,8 +399,8 @@ def package_params(config: dict) -> dict:
     built before these keys existed keep their params and Snakemake's params trigger rebuilds none of them.
     The resident base (package.base) is not among them: the workflow passes the base's own file."""
     block = config["package"]
-    storage = {k: block[k] for k, default in MODEL_STORAGE.items() if block[k] != default}
-    return {"playback": {k: v for k, v in block.items() if k not in (*MODEL_STORAGE, "base")}, **storage}
+    playback = {k: v for k, v in block.items() if k not in (*MODEL_STORAGE, "base")}
+    return {"playback": playback, **off_default(block, MODEL_STORAGE)}
 
 
 def resident_base(config: dict) -> bool:

@@ -54,14 +54,11 @@ def stdo_run(stage, **args):
     subprocess.run(argv, check=True)
 
 
-# Keys that came after results existed, with the value every earlier run had: a job's params carry them only
-# when set otherwise, so finished runs re-run nothing for them (Snakemake's params trigger).
-LATER_KEYS = {"vmaf_subsample": 1, "label_by": "general"}
-
-
 def off_default(**params):
-    """{param: config[key]} for each `param=key` whose value is not the one runs had before the key existed."""
-    return {param: config[key] for param, key in params.items() if config[key] != LATER_KEYS[key]}
+    """{param: config[key]} for each `param=key` of stdo.config.LATER_KEYS whose value is not the one runs had
+    before the key existed (stdo.config.off_default)."""
+    changed = stdo_config.off_default(config, stdo_config.LATER_KEYS)
+    return {param: changed[key] for param, key in params.items() if key in changed}
 
 
 def as_json(obj):
