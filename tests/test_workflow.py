@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 
 import pandas as pd
 import pytest
-from tiny import RATES, TINY, edit, snakemake, stamps, workdir
+from conftest import REPO
+from tiny import RATES, SNAKEMAKE, TINY, edit, snakemake, stamps, workdir
 
 # What every config change rebuilds: the tables and figures over all methods.
 SUMMARY = {f"results/{name}" for name in (
@@ -234,6 +236,23 @@ def test_keys_added_later_reach_the_jobs_only_off_their_old_default(frames_dir, 
     assert all('"vmaf_subsample": 4' in line for line in commands(plan, "evaluate") + commands(plan, "encode-hr"))
     assert commands(plan, "select") and all('"general_path": "resources/general/x4-' in line
                                             for line in commands(plan, "select"))
+
+
+def test_the_workflow_deploys_as_a_module_with_the_same_plan(frames_dir, tmp_path):
+    """A user's own Snakefile that imports ours as a module (as snakedeploy writes it) plans the same jobs."""
+    root = workdir(tmp_path, frames_dir)
+    (root / "workflow").mkdir()
+    (root / "workflow" / "Snakefile").write_text(
+        f'configfile: "config/config.yaml"\n\n\nmodule stdo:\n    snakefile:\n'
+        f'        "{REPO / "workflow" / "Snakefile"}"\n    config:\n        config\n\n\nuse rule * from stdo\n')
+
+    def plan(*args):
+        run = subprocess.run([str(SNAKEMAKE), *args, "-d", str(root), "-n", "--cores", "2"], capture_output=True,
+                             text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        return re.search(r"Job stats:.*?total +\d+", run.stdout, re.S).group()
+
+    assert plan("-s", str(root / "workflow" / "Snakefile")) == plan("-s", str(REPO / "workflow" / "Snakefile"))
 
 
 def test_a_missing_video_is_named_before_anything_runs(tmp_path):

@@ -83,6 +83,8 @@ rule crossover:
         f"{RES}/logs/crossover.log",
     benchmark:
         f"{RES}/benchmarks/aggregate/crossover.tsv"
+    conda:
+        "../envs/stdo.yaml"
     params:
         cfg=lambda wc: as_json(
             {"cells": stdo_config.sweep_cells(config), "baseline": stdo_config.sweep_baseline(config)}

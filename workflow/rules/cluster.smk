@@ -10,6 +10,8 @@ rule cluster:
         f"{RES}/benchmarks/cluster/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
     wildcard_constraints:
         method="|".join(map(re.escape, METHODS)),
+    conda:
+        "../envs/stdo.yaml"
     params:
         cfg=lambda wc: as_json(cluster_params(wc)),
     shell:

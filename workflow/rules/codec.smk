@@ -12,6 +12,8 @@ rule encode_lr:
         f"{RES}/benchmarks/encode_lr/{{video}}_x{{scale}}_{{rate}}.tsv"
     wildcard_constraints:
         rate=stdo_config.LOSSY_PATTERN,
+    conda:
+        "../envs/stdo.yaml"
     threads: config["threads"]["encode"]
     params:
         cfg=lambda wc: codec_params(wc, wc.rate),
@@ -31,6 +33,8 @@ rule encode_lr_lossless:
         f"{RES}/logs/encode_lr/{{video}}_x{{scale}}_{LOSSLESS}.log",
     benchmark:
         f"{RES}/benchmarks/encode_lr/{{video}}_x{{scale}}_{LOSSLESS}.tsv"
+    conda:
+        "../envs/stdo.yaml"
     threads: config["threads"]["encode"]
     params:
         cfg=lambda wc: codec_params(wc, LOSSLESS),
@@ -50,6 +54,8 @@ rule encode_hr:
         f"{RES}/logs/encode_hr/{{video}}_{{rate}}.log",
     benchmark:
         f"{RES}/benchmarks/encode_hr/{{video}}_{{rate}}.tsv"
+    conda:
+        "../envs/stdo.yaml"
     threads: config["threads"]["encode"]
     params:
         cfg=lambda wc: codec_params(

@@ -10,7 +10,7 @@ from stdo.errors import InputError
 from stdo.sources import fingerprint, frame_files, resolve_source
 
 try:
-    config.update(stdo_config.load(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml"))
+    config.update(stdo_config.load(config, workflow.source_path("../schemas/config.schema.yaml")))
 except InputError as err:
     sys.exit(f"stdo: {err}")
 

@@ -9,6 +9,8 @@ rule base:
         f"{RES}/logs/base/x{{scale}}-{{recipe}}.log",
     benchmark:
         f"{RES}/benchmarks/base/x{{scale}}-{{recipe}}.tsv"
+    conda:
+        "../envs/stdo.yaml"
     params:
         cfg=lambda wc: as_json(stdo_config.base_params(config)),
     shell:
@@ -24,6 +26,8 @@ rule package:
         f"{RES}/logs/package/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
     benchmark:
         f"{RES}/benchmarks/package/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
+    conda:
+        "../envs/stdo.yaml"
     params:
         cfg=lambda wc: as_json(package_settings(wc)),
         out_dir=lambda wc, output: Path(output[0]).parent,
@@ -49,6 +53,8 @@ rule evaluate:
         f"{RES}/logs/evaluate/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
     benchmark:
         f"{RES}/benchmarks/evaluate/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
+    conda:
+        "../envs/stdo.yaml"
     threads: config["threads"]["evaluate"]
     params:
         cfg=lambda wc: as_json(

@@ -11,6 +11,8 @@ rule general:
     benchmark:
         f"{RSC}/benchmarks/general/x{{scale}}-{{recipe}}.tsv"
     priority: 30  # every later job waits on it
+    conda:
+        "../envs/stdo.yaml"
     threads: config["threads"]["general"]
     params:
         cfg=lambda wc: as_json(stdo_config.general_recipe(config, int(wc.scale))),

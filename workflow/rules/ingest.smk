@@ -7,6 +7,8 @@ rule ingest:
         f"{RES}/logs/ingest/{{video}}.log",
     benchmark:
         f"{RES}/benchmarks/ingest/{{video}}.tsv"
+    conda:
+        "../envs/stdo.yaml"
     threads: config["threads"]["ingest"]
     params:
         cfg=lambda wc: as_json(

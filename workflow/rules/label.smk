@@ -10,6 +10,8 @@ rule label:
     benchmark:
         f"{RES}/benchmarks/label/{{video}}_x{{scale}}_{{rate}}.tsv"
     priority: 20
+    conda:
+        "../envs/stdo.yaml"
     threads: config["threads"]["label"]
     resources:
         infer_batch=config["batch_size"],  # not a param: the batch changes no result, so no rerun

@@ -31,6 +31,8 @@ rule report_figures:
         f"{RES}/logs/report/{{video}}_x{{scale}}.log",
     benchmark:
         f"{RES}/benchmarks/report/{{video}}_x{{scale}}.tsv"
+    conda:
+        "../envs/stdo.yaml"
     resources:
         infer_batch=config["batch_size"],
     params:
@@ -69,6 +71,8 @@ rule side_by_side:
         f"{RES}/logs/report/{{video}}_x{{scale}}_side_by_side.log",
     benchmark:
         f"{RES}/benchmarks/report/{{video}}_x{{scale}}_side_by_side.tsv"
+    conda:
+        "../envs/stdo.yaml"
     threads: config["threads"]["evaluate"]
     params:
         cfg=lambda wc: as_json(

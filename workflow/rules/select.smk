@@ -10,6 +10,8 @@ rule select:
         f"{RES}/logs/select/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
     benchmark:
         f"{RES}/benchmarks/select/{{video}}_x{{scale}}_{{method}}_{{rate}}.tsv"
+    conda:
+        "../envs/stdo.yaml"
     threads: config["threads"]["evaluate"]
     resources:
         infer_batch=config["batch_size"],

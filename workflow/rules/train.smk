@@ -9,6 +9,8 @@ rule train:
     benchmark:
         f"{RES}/benchmarks/train/{{video}}_x{{scale}}_{{method}}_{{rate}}_chunk{{chunk}}.tsv"
     priority: 10  # the longest jobs: start them before the evaluations of the references
+    conda:
+        "../envs/stdo.yaml"
     threads: config["threads"]["train"]
     params:
         cfg=train_params,
@@ -28,6 +30,8 @@ rule train_joint:
     benchmark:
         f"{RES}/benchmarks/train/{{video}}_x{{scale}}_{{method}}_{{rate}}_joint.tsv"
     priority: 10
+    conda:
+        "../envs/stdo.yaml"
     threads: config["threads"]["train"]
     params:
         cfg=train_params,
