@@ -1,13 +1,7 @@
 rule aggregate:
     input:
-        metrics=expand(
-            f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/metrics.json",
-            video=config["videos"],
-            scale=SCALES,
-            method=ROWS,
-            rate=RATES,
-        ),
-        hr=expand(f"{RES}/{{video}}/hr/{{rate}}/metrics.json", video=config["videos"], rate=HR_RATES),
+        metrics=expand(rules.evaluate.output.metrics, video=config["videos"], scale=SCALES, method=ROWS, rate=RATES),
+        hr=expand(rules.encode_hr.output.metrics, video=config["videos"], rate=HR_RATES),
     output:
         csv=f"{RES}/summary.csv",
         md=f"{RES}/summary.md",

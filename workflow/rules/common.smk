@@ -206,7 +206,7 @@ def init_model(wc):
 
 
 def train_inputs(wc):
-    inputs = {**frame_inputs(wc), "chunks": f"{method_dir(wc)}/chunks.parquet"}
+    inputs = {**frame_inputs(wc), "chunks": rules.cluster.output.parquet.format(**wc)}
     if init_model(wc):
         inputs["init"] = init_model(wc)
     return inputs
@@ -307,7 +307,7 @@ def method_info(wc):
 
 def evaluate_inputs(wc):
     return {
-        "package": f"{method_dir(wc)}/package/manifest.json",
+        "package": rules.package.output.manifest.format(**wc),
         "hr": frames(wc.video)["hr"],
         "patches": patches(wc, train_rate(wc.rate)),
         "chunks": method_chunks(wc),
@@ -326,6 +326,11 @@ REPORT = f"{RES}/report"
 
 # Category names are single words: the report's own links to a category (workflow.rst) break on spaces.
 FIGURES = "Figures"  # one subcategory per (video, scale)
+
+
+def per_row(path, wc, rate):
+    """An output pattern of a per-method rule (rules.<name>.output.<file>) for every row of the tables at `rate`."""
+    return [path.format(video=wc.video, scale=wc.scale, method=method, rate=rate) for method in ROWS]
 
 
 def figure_dir(wc, method):

@@ -21,7 +21,7 @@ rule package:
     input:
         unpack(package_inputs),
     output:
-        f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/package/manifest.json",  # the folder is written whole
+        manifest=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/package/manifest.json",  # the folder is written whole
     log:
         f"{RES}/logs/package/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
     benchmark:
@@ -30,7 +30,7 @@ rule package:
         "../envs/stdo.yaml"
     params:
         cfg=lambda wc: as_json(package_settings(wc)),
-        out_dir=lambda wc, output: Path(output[0]).parent,
+        out_dir=lambda wc, output: Path(output.manifest).parent,
         models=lambda wc, input: f"--model-paths {' '.join(map(shlex.quote, input.models))}" if input.models else "",
         chunks=lambda wc, input: f"--chunks-path {shlex.quote(input.chunks[0])}" if input.chunks else "",
         selection=lambda wc, input: (
@@ -48,7 +48,7 @@ rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/metrics.json",
+        metrics=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/metrics.json",
     log:
         f"{RES}/logs/evaluate/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
     benchmark:

@@ -2,7 +2,7 @@ rule report_figures:
     input:
         unpack(figure_inputs),
         general=general_model,
-        metrics=lambda wc: [f"{method_dir(wc, method, LOSSLESS)}/metrics.json" for method in ROWS],
+        metrics=lambda wc: per_row(rules.evaluate.output.metrics, wc, LOSSLESS),
         chunks=lambda wc: [f"{figure_dir(wc, method)}/chunks.parquet" for method in METHODS],
         models=method_models,
     output:
@@ -47,8 +47,8 @@ rule report_figures:
 
 rule side_by_side:
     input:
-        metrics=lambda wc: [f"{method_dir(wc, method, SHOWCASE)}/metrics.json" for method in ROWS],
-        packages=lambda wc: [f"{method_dir(wc, method, SHOWCASE)}/package/manifest.json" for method in ROWS],
+        metrics=lambda wc: per_row(rules.evaluate.output.metrics, wc, SHOWCASE),
+        packages=lambda wc: per_row(rules.package.output.manifest, wc, SHOWCASE),
         codec=lambda wc: expand(rules.encode_hr.output.metrics, video=wc.video, rate=HR_RATES),
         hr=lambda wc: frames(wc.video)["hr"],
         base=resident_base,

@@ -1,7 +1,7 @@
 rule select:
     input:
         unpack(frame_inputs),
-        chunks=lambda wc: f"{method_dir(wc)}/chunks.parquet",
+        chunks=lambda wc: rules.cluster.output.parquet.format(**wc),
         models=checkpoints,
         general=lambda wc: list(select_general(wc).values()),
     output:
