@@ -76,3 +76,13 @@ def tiny_run(frames_dir, tmp_path_factory):
     run = snakemake(root)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return root, run
+
+
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (pyproject's addopts: two workers, --dist loadgroup) the tests that read the one tiny run
+    go to one worker, so that it runs once; so do the Slurm tests, which share their module's runs."""
+    for item in items:
+        if "tiny_run" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("tiny_run"))
+        elif item.module.__name__ == "test_slurm":
+            item.add_marker(pytest.mark.xdist_group("slurm"))

@@ -84,29 +84,29 @@ def test_config_changes_rerun_only_what_depends_on_them(done, tmp_path):
     assert f"{stdo}lossless/chunk2.pt" in after
     assert {p for p in changed if not p.startswith(stdo)} <= SUMMARY  # no ingest, codec, label, other method
 
-    before = after
-    edit(root, lambda c: c["methods"]["m0"].update(steps=9))
-    assert snakemake(root).returncode == 0
-    after = stamps(root)
-    changed = {p for p in before if before[p] != after[p]}
-    assert "results/tiny/x4/m0/lossless/chunk0.pt" in changed
-    assert {p for p in changed if not p.startswith("results/tiny/x4/m0/")} <= SUMMARY
+    # three more changes, each alone on the finished run: what its plan would write
+    steps = planned(root, lambda c: c["methods"]["m0"].update(steps=9))
+    assert "results/tiny/x4/m0/lossless/chunk0.pt" in steps
+    assert {p for p in steps if not p.startswith("results/tiny/x4/m0/")} <= SUMMARY
+    nas = planned(root, lambda c: c["methods"].update(nas={"split": "temporal", "k": 2, "arch": "espcn", "steps": 8}))
+    assert {p for p in nas if not p.startswith("results/tiny/x4/nas/")} <= SUMMARY  # only that method's jobs
+    assert {"results/tiny/x4/nas/lossless/chunk1.pt", "results/tiny/x4/nas/crf40/metrics.json"} <= nas
+    rate = planned(root, lambda c: c["codec"].update(crf=[30, 40, 50]))
+    assert {p for p in rate if "/crf50/" not in p} <= SUMMARY  # no training, no other rate
+    assert {"results/tiny/x4/lr/crf50/stream.mp4", "results/tiny/x4/stdo/crf50/metrics.json"} <= rate
 
-    before = after
-    edit(root, lambda c: c["methods"].update(nas={"split": "temporal", "k": 2, "arch": "espcn", "steps": 8}))
-    assert snakemake(root).returncode == 0
-    after = stamps(root)
-    changed = {p for p in before if before[p] != after[p]}
-    assert changed <= SUMMARY  # adding a method runs only that method's jobs
-    assert {"results/tiny/x4/nas/lossless/chunk1.pt", "results/tiny/x4/nas/crf40/metrics.json"} <= set(after)
 
-    before = after
-    edit(root, lambda c: c["codec"].update(crf=[30, 40, 50]))
-    assert snakemake(root).returncode == 0
-    after = stamps(root)
-    changed = {p for p in before if before[p] != after[p]}
-    assert changed <= SUMMARY  # a new rate point runs only its jobs: no training, no other rate
-    assert {"results/tiny/x4/lr/crf50/stream.mp4", "results/tiny/x4/stdo/crf50/metrics.json"} <= set(after)
+def planned(root, change) -> set[str]:
+    """The files a run would write after `change` to the config (the config is put back)."""
+    path = root / "config" / "config.yaml"
+    original = path.read_text()
+    edit(root, change)
+    try:
+        plan = snakemake(root, "-n")
+    finally:
+        path.write_text(original)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    return {name for line in re.findall(r"^\s+output: (.*)$", plan.stdout, re.M) for name in line.split(", ")}
 
 
 def test_select_runs_only_its_jobs_and_the_packages_and_says_what_each_chunk_ships(done, tmp_path):
@@ -159,15 +159,11 @@ def test_a_sweep_runs_its_cells_and_finds_the_crossover_and_a_new_rung_runs_only
     assert table.psnr_stdo_patch.between(15, 60).all()
     report = (root / "results" / "crossover.md").read_text()
     assert "## Crossover points against m0" in report and "stdo_k2" in report
-    before = stamps(root)
-    edit(root, lambda c: c["sweep"].update(steps=[4, 8, 16]))
-    assert snakemake(root).returncode == 0
-    after = stamps(root)
-    changed = {p for p in before if before[p] != after[p]}
+    rung = planned(root, lambda c: c["sweep"].update(steps=[4, 8, 16]))
     # only the new rung's jobs (ft-espcn-16 starts from m0-espcn-8, which is there) and the tables
-    assert not {p for p in changed if "/x4/" in p and "-16/" not in p}
-    assert {"results/tiny/x4/stdo_k2-espcn-16/lossless/chunk1.pt", "results/tiny/x4/ft-espcn-16/lossless/chunk0.pt"
-            } <= set(after)
+    assert not {p for p in rung if "/x4/" in p and "-16/" not in p}
+    assert {"results/tiny/x4/stdo_k2-espcn-16/lossless/chunk1.pt", "results/tiny/x4/ft-espcn-16/lossless/chunk0.pt",
+            "results/crossover.csv"} <= rung
 
 
 def test_a_bad_config_value_stops_at_start_up_naming_it(frames_dir, tmp_path):
