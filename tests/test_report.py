@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from tiny import TINY, snakemake
 
-from stdo import report
+from stdo.report import tables
 
 FIGURES = ("psnr_per_frame.png", "chunk_map.png", "hardest_patch.png")
 SHOWCASE = ("side_by_side.html", "side_by_side.mp4")
@@ -175,7 +175,7 @@ def test_chromium_plays_the_side_by_side_video(reported, tmp_path):
 
 
 def test_markdown_tables_become_html_tables():
-    page = report.markdown_to_html("**PSNR dB**\n\n| method | tiny x4 |\n|---|---|\n| stdo | 28.98 |\n\n"
+    page = tables.markdown_to_html("**PSNR dB**\n\n| method | tiny x4 |\n|---|---|\n| stdo | 28.98 |\n\n"
                                    "Legend:\n- `a` < b\n- c")
     assert page.startswith("<p><strong>PSNR dB</strong></p>")
     assert "<tr><td>stdo</td><td class=num>28.98</td></tr>" in page and "|---|" not in page
@@ -190,10 +190,10 @@ def test_benchmarks_are_read_per_job_and_summed_per_stage(tmp_path):
         path.parent.mkdir(exist_ok=True)
         path.write_text(f"s\th:m:s\tmax_rss\tmax_vms\n{seconds}\t0:00:{seconds:02.0f}\t{rss}\t900\n")
         paths.append(path)
-    jobs = report.read_benchmarks(paths)
+    jobs = tables.read_benchmarks(paths)
     assert jobs.to_dict("list") == {"stage": ["train", "train", "label"], "job": [p.stem for p in paths],
                                     "s": [10.0, 5.0, 2.5], "max_rss_mb": [400.0, 450.0, 300.0]}
-    summary = report.benchmark_summary(jobs).set_index("stage")
+    summary = tables.benchmark_summary(jobs).set_index("stage")
     assert summary.loc["train"].tolist() == [2, 15.0, 10.0, 450.0] and summary.loc["label", "jobs"] == 1
 
 
@@ -201,6 +201,6 @@ def test_a_job_over_before_its_first_memory_sample_has_no_rss(tmp_path):
     path = tmp_path / "cluster" / "v_x4_stdo.tsv"
     path.parent.mkdir()
     path.write_text("s\th:m:s\tmax_rss\tmax_vms\n0.50\t0:00:00\t0.00\t0.13\n")  # as Snakemake writes it
-    jobs = report.read_benchmarks([path])
+    jobs = tables.read_benchmarks([path])
     assert jobs.s.tolist() == [0.5] and jobs.max_rss_mb.isna().all()
-    assert report.benchmark_summary(jobs).max_rss_mb.isna().all()
+    assert tables.benchmark_summary(jobs).max_rss_mb.isna().all()
