@@ -54,7 +54,7 @@ STAGES = {
                                                   ("out_video", None), ("out_html", None), ("base_dir", "?")]),
     "crossover": ("crossover", "crossover", [("summary_path", None), ("out_csv", None), ("out_md", None),
                                              ("out_plot", None)]),
-    "report-tables": ("report.tables", "tables", [("comparison_path", None), ("summary_path", None),
+    "report-tables": ("report.tables", "tables", [("metric_paths", "+"), ("hr_metric_paths", "*"),
                                                   ("benchmark_paths", "+"), ("out_comparison", None),
                                                   ("out_benchmarks", None), ("out_benchmarks_csv", None)]),
 }
