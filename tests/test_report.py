@@ -184,7 +184,7 @@ def test_one_table_is_written_as_markdown_and_as_html_with_the_same_cells():
     assert rows[3].startswith("|:-") and rows[3].count(":|") == 1  # numbers only right-aligned
     assert text.endswith("Legend:\n- `a` < b\n- c\n")
     page = document.html_page("T", blocks)
-    assert "<caption>PSNR dB</caption>" in page and ">28.90</td>" in page and ">a&lt;b</td>" in page
+    assert "<p><strong>PSNR dB</strong></p>" in page and ">28.90</td>" in page and ">a&lt;b</td>" in page
     assert 'num" >-</td>' in page  # '-' (not measured) aligns as a number
     assert ">+3.4</td>" in page and 'num" >+3.4</td>' not in page  # its column holds text too: left-aligned
     assert "<p>Legend:</p><ul><li>`a` &lt; b</li><li>c</li></ul>" in page

@@ -16,7 +16,6 @@ STYLE = """
 body { font-family: sans-serif; font-size: 14px; margin: 1.5em; color: #222; }
 h1 { font-size: 1.3em; } h2 { font-size: 1.1em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 0.6em 0 1.2em; }
-caption { font-weight: bold; text-align: left; padding-bottom: 0.3em; }
 th, td { border: 1px solid #bbb; padding: 3px 8px; }
 th { background: #eef; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 p, ul { max-width: 60em; }
@@ -80,9 +79,10 @@ def html_block(block: Table | Note | Heading, table_id: str) -> str:
             numeric = numeric_columns(frame)
             classes = pd.DataFrame([["num" if n else "" for n in numeric]] * len(frame), index=frame.index,
                                    columns=frame.columns)
-            styler = (Styler(frame, cell_ids=False, caption=html.escape(title) or None).hide(axis="index")
-                      .format(escape="html").format_index(escape="html", axis=1).set_td_classes(classes))
-            return styler.to_html(table_uuid=table_id)
+            styler = (Styler(frame, cell_ids=False).hide(axis="index").format(escape="html")
+                      .format_index(escape="html", axis=1).set_td_classes(classes))
+            heading = f"<p><strong>{html.escape(title)}</strong></p>\n" if title else ""
+            return heading + styler.to_html(table_uuid=table_id)
         case Note(text, items):
             listed = "".join(f"<li>{html.escape(item)}</li>" for item in items)
             return f"<p>{html.escape(text)}</p>" + (f"<ul>{listed}</ul>" if items else "")
