@@ -3,6 +3,8 @@
 pooled per category, and plots of quality against what the client downloads."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,7 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import rd  # noqa: E402
-from .io import atomic_path, load_json, save_png  # noqa: E402
+from .io import atomic_path, load_json, save_png, save_text  # noqa: E402
+from .report.document import Note, Table, markdown, number  # noqa: E402
 
 COLUMNS = ["video", "category", "scale", "method", "rate", "train_rate", "split", "mode", "k", "models", "fallbacks",
            "deltas", "arch", "init", "budget", "steps", "params_per_model", "total_params", "map_bits", "map_bytes",
@@ -20,28 +23,28 @@ COLUMNS = ["video", "category", "scale", "method", "rate", "train_rate", "split"
            "rd_ssim", "vmaf", "vmaf_model", "pad", "train_seconds", "frames", "eval_frames", "patches", "sr_sha256"]
 SHOWN = ["video", "scale", "method", "rate", "k", "total_params", "models_and_map_bytes", "kbps_package", "steps",
          "psnr_stdo_patch", "psnr_frame_y", "ssim", "rd_psnr_y", "vmaf", "train_seconds"]
-LEGEND = """\
-PSNR conventions (dB, 8-bit RGB output; every SR frame as the client plays the package: its stored weights \
-(fp16 unless package.weights says int8), patches of the grid):
-- psnr_stdo_patch: RGB, per patch with scale+4 px shaved from each patch border, -10 log10(mean of chunk MSE), all \
-frames (STDO).
-- psnr_frame_rgb / psnr_frame_y: whole frames, eval frames (every eval_every-th), shave = scale, PSNR of the mean \
-MSE; Y = BT.601 studio range.
-- ssim: Y channel, shave = scale, Gaussian window (sigma 1.5), mean over eval frames.
-- rd_psnr_rgb / rd_psnr_y / rd_ssim / vmaf: every frame, whole frame, nothing shaved (the rate-distortion legend in \
-comparison.md).
-- models_and_map_bytes: the package's model files (ONNX; fp16 weights unless package.weights/ship say int8 or \
-deltas) and chunk map, measured on the files; package_bytes adds the LR bitstream and the manifest.
-- steps: the method's optimizer-step budget (budget 'total': shared among its chunk models by chunk size; \
-'per_chunk': each chunk model gets all of it).
-- fallbacks: chunks whose trained model lost to the general model or bicubic on the chunk's patches and that ship \
-that instead (config select; empty where select is off or for the reference rows)."""
+LEGEND = Note(
+    "PSNR conventions (dB, 8-bit RGB output; every SR frame as the client plays the package: its stored weights "
+    "(fp16 unless package.weights says int8), patches of the grid):",
+    ("psnr_stdo_patch: RGB, per patch with scale+4 px shaved from each patch border, -10 log10(mean of chunk MSE), "
+     "all frames (STDO).",
+     "psnr_frame_rgb / psnr_frame_y: whole frames, eval frames (every eval_every-th), shave = scale, PSNR of the "
+     "mean MSE; Y = BT.601 studio range.",
+     "ssim: Y channel, shave = scale, Gaussian window (sigma 1.5), mean over eval frames.",
+     "rd_psnr_rgb / rd_psnr_y / rd_ssim / vmaf: every frame, whole frame, nothing shaved (the rate-distortion legend "
+     "in comparison.md).",
+     "models_and_map_bytes: the package's model files (ONNX; fp16 weights unless package.weights/ship say int8 or "
+     "deltas) and chunk map, measured on the files; package_bytes adds the LR bitstream and the manifest.",
+     "steps: the method's optimizer-step budget (budget 'total': shared among its chunk models by chunk size; "
+     "'per_chunk': each chunk model gets all of it).",
+     "fallbacks: chunks whose trained model lost to the general model or bicubic on the chunk's patches and that "
+     "ship that instead (config select; empty where select is off or for the reference rows)."))
 # Said, with the columns, only where some package assumes a resident base (package.base: resident).
 RESIDENT_SHOWN = ["base", "kbps_package_with_base"]
-RESIDENT_LEGEND = """\
-- base: the model the package assumes installed with the player once (package.base: resident), or none; its bytes \
-are in no per-video count (models_and_map_bytes, package_bytes, kbps_package): package_bytes_with_base and \
-kbps_package_with_base add them, as for a client without it. deltas: models sent as their difference to the base."""
+RESIDENT_LEGEND = ("base: the model the package assumes installed with the player once (package.base: resident), or "
+                   "none; its bytes are in no per-video count (models_and_map_bytes, package_bytes, kbps_package): "
+                   "package_bytes_with_base and kbps_package_with_base add them, as for a client without it. deltas: "
+                   "models sent as their difference to the base.")
 
 
 # Pooled per category: the mean over clips of each per-clip measure (and the clips' frames summed).
@@ -52,7 +55,7 @@ CATEGORY_KEYS = ["category", "scale", "method", "rate"]
 CATEGORY_COLUMNS = [*CATEGORY_KEYS, "clips", "frames", *POOLED, "videos"]
 CATEGORY_SHOWN = [*CATEGORY_KEYS, "clips", "frames", "psnr_stdo_patch", "psnr_frame_y", "ssim", "rd_psnr_y", "vmaf",
                   "kbps_package", "models_and_map_bytes"]
-CATEGORY_LEGEND = """\
+CATEGORY_LEGEND = Note("""\
 Clips pooled per category (a category is the clip's folder under videos_from.folder, or the category its config entry
 gives): one row per category, scale, method and rate point; clips = how many clips it pools, frames = their frames.
 Every measure is the unweighted mean over the clips of the per-clip value in summary.csv, each clip counting once
@@ -61,7 +64,7 @@ convention (summary.md's legend: e.g. psnr_stdo_patch = the clip's PSNR of the m
 the mean MSE over the clip's frames), not the PSNR of MSE pooled over clips. This is how video SR benchmarks average
 a dataset (Vid4, REDS4: the mean over clips of each clip's PSNR); the VSD4K papers (STDO, CaFM) table each clip on its
 own (summary.csv). kbps_package and models_and_map_bytes are means over the clips too. '-': not measured for some clip
-of the category (e.g. the papers' patch PSNR off the training rate point)."""
+of the category (e.g. the papers' patch PSNR off the training rate point).""")
 
 
 def summarize(metric_paths, categories=None) -> pd.DataFrame:
@@ -94,49 +97,61 @@ def pool_categories(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def cell(column: str, value) -> str:
-    if pd.isna(value):
-        return "-"
     if column in ("ssim", "rd_ssim"):
-        return f"{value:.4f}"
+        return number(value, 4)
     if column.startswith(("psnr", "rd_psnr", "kbps")) or column == "vmaf":
-        return f"{value:.2f}"
-    if isinstance(value, float):
-        return f"{value:.0f}"
+        return number(value, 2)
+    if isinstance(value, float) or pd.isna(value):
+        return number(value, 0)
     return str(value)
 
 
-def markdown_table(table: pd.DataFrame, columns) -> str:
-    lines = ["| " + " | ".join(map(str, columns)) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(str(c), row[c]) for c in columns) + " |" for _, row in table.iterrows()]
-    return "\n".join(lines)
+def shown(table: pd.DataFrame, columns) -> pd.DataFrame:
+    """`columns` of `table` as the tables show them (`cell`)."""
+    return pd.DataFrame({column: [cell(column, value) for value in table[column]] for column in columns})
 
 
-def comparison(table: pd.DataFrame) -> str:
-    """The STDO README's layout on lossless LR (the papers' setting): rows = methods, columns = scale
-    per video, one table per measure."""
-    table = table[table["rate"] == rd.LOSSLESS]
-    order = list(dict.fromkeys(table["method"]))
-    parts = []
-    for value, title in (
-            ("psnr_stdo_patch", "PSNR dB, STDO convention (RGB, per patch, scale+4 shave, PSNR of mean chunk MSE)"),
-            ("psnr_frame_y", "PSNR dB, whole stitched frames, Y channel, shave = scale"),
-            ("models_and_map_bytes", "Models + chunk map, KB (ONNX files as stored; measured on the package)")):
-        wide = _wide(table, value, order)
-        if value.endswith("bytes"):
-            wide = wide / 1000
-        shown = wide.reset_index()
-        for column in wide.columns:
-            shown[column] = [("-" if pd.isna(v) else f"{v:.2f}" if value.startswith("psnr") else f"{v:.1f}")
-                             for v in wide[column]]
-        parts.append(f"**{title}**\n\n" + markdown_table(shown, ["method", *wide.columns]))
+def summary(table: pd.DataFrame) -> list:
+    """summary.md: every (video, scale, method, rate point), and the conventions of its measures."""
     if rd.resident(table):
-        parts.append(_bases(table, order))
+        return [Table(shown(table, SHOWN + RESIDENT_SHOWN)), replace(LEGEND, items=LEGEND.items + (RESIDENT_LEGEND,))]
+    return [Table(shown(table, SHOWN)), LEGEND]
+
+
+MEASURES = {"psnr_stdo_patch": "PSNR dB, STDO convention (RGB, per patch, scale+4 shave, PSNR of mean chunk MSE)",
+            "psnr_frame_y": "PSNR dB, whole stitched frames, Y channel, shave = scale",
+            "models_and_map_bytes": "Models + chunk map, KB (ONNX files as stored; measured on the package)"}
+
+
+def comparison(table: pd.DataFrame, rd_rows: pd.DataFrame) -> list:
+    """comparison.md: the STDO README's layout on lossless LR (the papers' setting), rows = methods, columns =
+    scale per video, one table per measure; then the BD-rates against the codec alone (`rd.bd_section`)."""
+    lossless = table[table["rate"] == rd.LOSSLESS]
+    order = method_order(lossless)
+    blocks = [Table(_measure(lossless, value, order), title) for value, title in MEASURES.items()]
+    if rd.resident(lossless):
+        blocks.append(_bases(lossless, order))
+    return [*blocks, _budget_note(lossless), *rd.bd_section(rd_rows, method_order(table))]
+
+
+def method_order(table: pd.DataFrame) -> list:
+    """The methods in the order of their first row."""
+    return list(dict.fromkeys(table["method"]))
+
+
+def _budget_note(table: pd.DataFrame) -> Note:
     budget = table.dropna(subset=["steps"]).drop_duplicates("method")
     budgets = ", ".join(f"{r.method} {r.steps:.0f}" for r in budget.itertuples())
     rule = "shared among a method's chunk models by chunk size" if set(budget["budget"].dropna()) <= {"total"} \
         else "each chunk model gets the full budget (budget: per_chunk)"
-    parts.append(f"Lossless LR (the papers' setting). Training budget (optimizer steps): {budgets}; {rule}.")
-    return "\n\n".join(parts) + "\n"
+    return Note(f"Lossless LR (the papers' setting). Training budget (optimizer steps): {budgets}; {rule}.")
+
+
+def _measure(table: pd.DataFrame, value: str, order: list) -> pd.DataFrame:
+    """One measure as shown: PSNR to 0.01 dB, bytes as KB to 0.1."""
+    wide = _wide(table, value, order)
+    wide, digits = (wide / 1000, 1) if value.endswith("bytes") else (wide, 2)
+    return wide.map(lambda v: number(v, digits)).reset_index()
 
 
 def _wide(table: pd.DataFrame, value: str, order: list) -> pd.DataFrame:
@@ -146,13 +161,13 @@ def _wide(table: pd.DataFrame, value: str, order: list) -> pd.DataFrame:
     return wide
 
 
-def _bases(table: pd.DataFrame, order: list) -> str:
+def _bases(table: pd.DataFrame, order: list) -> Table:
     """Which base each row's packages assume resident, and its KB, which the models' KB leave out."""
     labels = [base if base == rd.NO_BASE else f"{base}, {n / 1000:.1f} KB"
               for base, n in zip(table["base"], table["base_bytes"])]
     wide = _wide(table.assign(base=labels), "base", order).fillna("-")
-    return ("**Resident base: the model each package assumes installed with the player once (package.base); its KB "
-            "are not in the models' KB above**\n\n" + markdown_table(wide.reset_index(), ["method", *wide.columns]))
+    return Table(wide.reset_index(), "Resident base: the model each package assumes installed with the player once "
+                                     "(package.base); its KB are not in the models' KB above")
 
 
 def plot(table: pd.DataFrame, path) -> None:
@@ -179,32 +194,28 @@ def plot(table: pd.DataFrame, path) -> None:
     save_png(fig, path, dpi=120)
 
 
+def measured(metric_paths, hr_metric_paths, categories=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The summary table (`summarize`) and the rate-distortion rows, the HR codec's too: what every table is made of."""
+    table = summarize(metric_paths, categories)
+    return table, rd.rd_table([load_json(p) for p in [*metric_paths, *hr_metric_paths]])
+
+
 def aggregate(metric_paths, hr_metric_paths, out_csv, out_md, out_comparison, out_plot, out_rd_csv,
               out_rd_plot, out_categories_csv=None, out_categories_md=None, categories=None) -> pd.DataFrame:
-    table = summarize(metric_paths, categories)
+    table, rd_rows = measured(metric_paths, hr_metric_paths, categories)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
-    shown, legend = (SHOWN + RESIDENT_SHOWN, LEGEND + "\n" + RESIDENT_LEGEND) if rd.resident(table) else (SHOWN, LEGEND)
-    with atomic_path(out_md) as tmp:
-        tmp.write_text(markdown_table(table, shown) + "\n\n" + legend + "\n")
-    rd_rows = rd.rd_table([load_json(p) for p in [*metric_paths, *hr_metric_paths]])
+    save_text(markdown(summary(table)), out_md)
     with atomic_path(out_rd_csv) as tmp:
         rd_rows.to_csv(tmp, index=False, float_format="%.4f")
-    order = list(dict.fromkeys(table["method"]))
-    bd = rd.bd_table(rd_rows, order)
-    vmaf_model = ", ".join(sorted(set(rd_rows["vmaf_model"].dropna()))) or "-"
-    with atomic_path(out_comparison) as tmp:
-        tmp.write_text(comparison(table) + ("\n**Rate-distortion: BD-rate against the codec alone**\n\n"
-                                            + rd.bd_markdown(bd, vmaf_model) + "\n" + rd.LEGEND + "\n"
-                                            if len(bd) else ""))
+    save_text(markdown(comparison(table, rd_rows)), out_comparison)
     if out_categories_csv or out_categories_md:
         pooled = pool_categories(table)
         if out_categories_csv:
             with atomic_path(out_categories_csv) as tmp:
                 pooled.to_csv(tmp, index=False, float_format="%.4f")
         if out_categories_md:
-            with atomic_path(out_categories_md) as tmp:
-                tmp.write_text(markdown_table(pooled, CATEGORY_SHOWN) + "\n\n" + CATEGORY_LEGEND + "\n")
+            save_text(markdown([Table(shown(pooled, CATEGORY_SHOWN)), CATEGORY_LEGEND]), out_categories_md)
     plot(table, out_plot)
-    rd.plot_curves(rd_rows, out_rd_plot, order)
+    rd.plot_curves(rd_rows, out_rd_plot, method_order(table))
     return table

@@ -43,6 +43,11 @@ def save_json(obj, path) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def save_text(text: str, path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
 def load_json(path):
     return json.loads(Path(path).read_text())
 

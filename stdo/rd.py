@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 
 from . import bdrate  # noqa: E402
 from .io import save_png  # noqa: E402
+from .report.document import Note, Table  # noqa: E402
 
 ANCHOR = "hr_codec"
 LOSSLESS = "lossless"
@@ -106,30 +107,45 @@ def _bd(anchor, points, quality: str, rate: str):
     return value, (bdrate.bd_rate_reason(*args) if np.isnan(value) else None)
 
 
-def bd_markdown(bd: pd.DataFrame, vmaf_model: str) -> str:
-    """The BD-rate table: rows = methods, one column per (video, scale, quality); where some package
-    assumes a resident base, which one and the BD-rates with its bytes counted too."""
+def bd_section(table: pd.DataFrame, order=None) -> list:
+    """The BD-rates of the methods in `table` (rd_table) against the codec alone, as comparison.md and the report
+    show them, and the conventions of the rate-distortion measures; nothing without a lossy rate point."""
+    bd = bd_table(table, order)
     if bd.empty:
-        return ""
+        return []
+    vmaf_model = ", ".join(sorted(set(table["vmaf_model"].dropna()))) or "-"
+    return [Table(bd_shown(bd), "Rate-distortion: BD-rate against the codec alone"), Note(bd_note(bd, vmaf_model)),
+            Note(LEGEND)]
+
+
+def bd_shown(bd: pd.DataFrame) -> pd.DataFrame:
+    """Rows = methods, one column per (kind, quality); where some package assumes a resident base, which one and
+    the BD-rates with its bytes counted too."""
+    bd = bd.reset_index(drop=True)
     with_base = resident(bd)
     kinds = {"": "BD-rate", "_stream_only": "stream only:", **({"_with_base": "with base:"} if with_base else {})}
-    heads = ["video", "scale", "method", "points", *(["base"] if with_base else []),
-             *(f"{label} {name.split()[0]} %" for label in kinds.values() for name in QUALITIES.values())]
-    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    for r in bd.to_dict("records"):
-        cells = [_bd_cell(r[f"bd_rate_{q}{suffix}"], r[f"why_{q}{suffix}"]) for suffix in kinds for q in QUALITIES]
-        lines.append(f"| {r['video']} | x{r['scale']} | {r['method']} | {r['points']} vs {r['anchor_points']} | "
-                     + (f"{r['base']} | " if with_base else "") + f"{' | '.join(cells)} |")
+    shown = pd.DataFrame({"video": bd["video"], "scale": [f"x{s}" for s in bd["scale"]], "method": bd["method"],
+                          "points": [f"{p} vs {a}" for p, a in zip(bd["points"], bd["anchor_points"])]})
+    if with_base:
+        shown["base"] = bd["base"]
+    for suffix, label in kinds.items():
+        for quality, name in QUALITIES.items():
+            values, reasons = bd[f"bd_rate_{quality}{suffix}"], bd[f"why_{quality}{suffix}"]
+            shown[f"{label} {name.split()[0]} %"] = [_bd_cell(v, why) for v, why in zip(values, reasons)]
+    return shown
+
+
+def bd_note(bd: pd.DataFrame, vmaf_model: str) -> str:
     note = (f"BD-rate against the HR video through the same encoder (hr_codec), piecewise cubic (PCHIP) over the "
             f"quality range both curves cover; rate = every byte of the package (LR bitstream + models + chunk map + "
             f"manifest); 'stream only' counts the LR bitstream alone, as if the models cost nothing (the limit of a "
             f"long video, or a model the client already has). PSNR-Y over every frame, VMAF ({vmaf_model}). "
             f"Negative = fewer bits than the codec alone for the same quality. 'points' = the method's rate points vs "
             f"the anchor's.")
-    if with_base:
+    if resident(bd):
         note += (" 'base': the model the packages assume installed with the player (package.base: resident), whose "
                  "bytes the rate leaves out; 'with base' adds them to every package, as for a client without it.")
-    return "\n".join(lines) + "\n\n" + note + "\n"
+    return note
 
 
 def _bd_cell(value: float, reason) -> str:

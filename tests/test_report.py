@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from tiny import TINY, snakemake
 
-from stdo import report
+from stdo.report import document, tables
 
 FIGURES = ("psnr_per_frame.png", "chunk_map.png", "hardest_patch.png")
 SHOWCASE = ("side_by_side.html", "side_by_side.mp4")
@@ -57,7 +57,7 @@ def test_every_figure_and_table_is_written(reported):
         image = cv2.imread(str(out / "tiny_x4" / name))
         assert image is not None and min(image.shape[:2]) > 200 and image.std() > 10, name
     page = (out / "comparison.html").read_text()
-    assert page.count("<table>") == 5 and all(f"<td>{m}</td>" in page for m in METHODS)  # 3 papers', BD, summary
+    assert page.count("<table ") == 5 and all(f">{m}</td>" in page for m in METHODS)  # 3 papers', BD, summary
     jobs = pd.read_csv(out / "benchmarks.csv")
     assert set(jobs.stage) == {"ingest", "encode_lr", "encode_hr", "general", "label", "cluster", "train", "package",
                                "evaluate", "report", "aggregate"}
@@ -82,7 +82,7 @@ def test_the_report_is_one_file_embedding_everything(reported):
         assert entry["mime_type"] == "image/png" and entry["data_uri"].startswith("data:image/png")
         assert data_uri_bytes(entry["data_uri"]).startswith(b"\x89PNG\r\n\x1a\n") and entry["caption"]
     table = data_uri_bytes(by_name["comparison.html"]["data_uri"]).decode()
-    assert "<table>" in table and all(f"<td>{m}</td>" in table for m in METHODS)
+    assert "<table " in table and all(f">{m}</td>" in table for m in METHODS)
     assert "max RSS MB" in data_uri_bytes(by_name["benchmarks.html"]["data_uri"]).decode()
     showcase = data_uri_bytes(by_name["side_by_side.html"]["data_uri"]).decode()
     assert by_name["side_by_side.html"]["mime_type"] == "text/html" and "<video" in showcase
@@ -174,12 +174,20 @@ def test_chromium_plays_the_side_by_side_video(reported, tmp_path):
     assert 'data-video="256x206"' in dom, dom[-500:]  # four 64 px crops side by side, 160 px + two label lines
 
 
-def test_markdown_tables_become_html_tables():
-    page = report.markdown_to_html("**PSNR dB**\n\n| method | tiny x4 |\n|---|---|\n| stdo | 28.98 |\n\n"
-                                   "Legend:\n- `a` < b\n- c")
-    assert page.startswith("<p><strong>PSNR dB</strong></p>")
-    assert "<tr><td>stdo</td><td class=num>28.98</td></tr>" in page and "|---|" not in page
-    assert "<p>Legend:</p>\n<ul><li><code>a</code> &lt; b</li><li>c</li></ul>" in page
+def test_one_table_is_written_as_markdown_and_as_html_with_the_same_cells():
+    frame = pd.DataFrame({"method": ["stdo", "a<b"], "tiny x4": ["28.90", "-"], "BD-rate %": ["+3.4", "n/a (x)"]})
+    blocks = [document.Table(frame, "PSNR dB"), document.Note("Legend:", ("`a` < b", "c"))]
+    text = document.markdown(blocks)
+    assert text.startswith("**PSNR dB**\n\n| method ")
+    rows = [re.sub(" +", " ", line) for line in text.splitlines()]
+    assert "| stdo | 28.90 | +3.4 |" in rows and "| a<b | - | n/a (x) |" in rows  # as given: no number re-read
+    assert rows[3].startswith("|:-") and rows[3].count(":|") == 1  # numbers only right-aligned
+    assert text.endswith("Legend:\n- `a` < b\n- c\n")
+    page = document.html_page("T", blocks)
+    assert "<p><strong>PSNR dB</strong></p>" in page and ">28.90</td>" in page and ">a&lt;b</td>" in page
+    assert 'num" >-</td>' in page  # '-' (not measured) aligns as a number
+    assert ">+3.4</td>" in page and 'num" >+3.4</td>' not in page  # its column holds text too: left-aligned
+    assert "<p>Legend:</p><ul><li>`a` &lt; b</li><li>c</li></ul>" in page
 
 
 def test_benchmarks_are_read_per_job_and_summed_per_stage(tmp_path):
@@ -190,10 +198,10 @@ def test_benchmarks_are_read_per_job_and_summed_per_stage(tmp_path):
         path.parent.mkdir(exist_ok=True)
         path.write_text(f"s\th:m:s\tmax_rss\tmax_vms\n{seconds}\t0:00:{seconds:02.0f}\t{rss}\t900\n")
         paths.append(path)
-    jobs = report.read_benchmarks(paths)
+    jobs = tables.read_benchmarks(paths)
     assert jobs.to_dict("list") == {"stage": ["train", "train", "label"], "job": [p.stem for p in paths],
                                     "s": [10.0, 5.0, 2.5], "max_rss_mb": [400.0, 450.0, 300.0]}
-    summary = report.benchmark_summary(jobs).set_index("stage")
+    summary = tables.benchmark_summary(jobs).set_index("stage")
     assert summary.loc["train"].tolist() == [2, 15.0, 10.0, 450.0] and summary.loc["label", "jobs"] == 1
 
 
@@ -201,6 +209,6 @@ def test_a_job_over_before_its_first_memory_sample_has_no_rss(tmp_path):
     path = tmp_path / "cluster" / "v_x4_stdo.tsv"
     path.parent.mkdir()
     path.write_text("s\th:m:s\tmax_rss\tmax_vms\n0.50\t0:00:00\t0.00\t0.13\n")  # as Snakemake writes it
-    jobs = report.read_benchmarks([path])
+    jobs = tables.read_benchmarks([path])
     assert jobs.s.tolist() == [0.5] and jobs.max_rss_mb.isna().all()
-    assert report.benchmark_summary(jobs).max_rss_mb.isna().all()
+    assert tables.benchmark_summary(jobs).max_rss_mb.isna().all()

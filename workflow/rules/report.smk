@@ -86,10 +86,11 @@ rule side_by_side:
         " --out-html {output.page:q} --params {params.cfg:q} --threads {threads} --log {log:q}"
 
 
+# The comparison page is made from the aggregate's own inputs, as its Markdown tables are: the same DataFrames.
 rule report_tables:
     input:
-        comparison=rules.aggregate.output.comparison,
-        summary=rules.aggregate.output.md,
+        metrics=rules.aggregate.input.metrics,
+        hr=rules.aggregate.input.hr,
         benchmarks=benchmark_files(),
     output:
         comparison=report(
@@ -112,8 +113,8 @@ rule report_tables:
     run:
         stdo_run(
             "report-tables",
-            comparison_path=input.comparison,
-            summary_path=input.summary,
+            metric_paths=input.metrics,
+            hr_metric_paths=input.hr,
             benchmark_paths=input.benchmarks,
             out_comparison=output.comparison,
             out_benchmarks=output.benchmarks,
