@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
+
 
 def _remove_leftovers(folder: Path, pattern: str) -> None:
     """Temporary files of an earlier writer of the same output that was killed before it could clean
@@ -49,7 +51,11 @@ def save_text(text: str, path) -> None:
 
 
 def load_json(path):
-    return json.loads(Path(path).read_text())
+    """A JSON file another stage wrote; one that is cut or edited into invalid JSON is bad input, named."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: not valid JSON ({err}); delete it to have it written again") from None
 
 
 def save_parquet(df: pd.DataFrame, path) -> None:

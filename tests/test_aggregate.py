@@ -8,6 +8,7 @@ import pytest
 
 from stdo import rd
 from stdo.aggregate import COLUMNS, aggregate
+from stdo.errors import InputError
 
 LOSSLESS = [
     {"video": "v", "scale": 4, "method": "bicubic", "rate": "lossless", "k": 1, "arch": "bicubic", "total_params": 0,
@@ -134,3 +135,15 @@ def test_the_lossless_point_is_not_on_a_curve():
     table = rd.rd_table(points + [extra])
     assert "lossless" not in set(rd.curves(table)[("v", 4)]["stdo"]["rate"])
     assert np.isnan(rd.bd_table(table).set_index("method").loc["stdo", "bd_rate_rd_psnr_y"])  # no anchor given
+
+
+def test_a_cut_metrics_file_is_named_and_no_table_is_written(tmp_path):
+    paths = []
+    for i, row in enumerate(LOSSLESS):
+        paths.append(tmp_path / f"{i}.json")
+        paths[-1].write_text(json.dumps(row))
+    paths[1].write_text(json.dumps(LOSSLESS[1])[:40])  # a job killed mid-write by hand, or an editor
+    names = ["s.csv", "s.md", "c.md", "p.png", "rd.csv", "rd.png"]
+    with pytest.raises(InputError, match=rf"^{re.escape(str(paths[1]))}: not valid JSON"):
+        aggregate(paths, [], *(tmp_path / n for n in names))
+    assert not any((tmp_path / n).exists() for n in names)
