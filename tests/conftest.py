@@ -1,6 +1,9 @@
 """Small real data for the tests, cut from the clips and photos the dependencies ship."""
 from __future__ import annotations
 
+import fcntl
+import json
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -67,22 +70,21 @@ def make_vsd4k(root: Path, frames: np.ndarray, scale: int = 4, sep: str = "") ->
 
 
 @pytest.fixture(scope="session")
-def tiny_run(frames_dir, tmp_path_factory):
-    """The tiny workflow (tests/tiny.py), run once from nothing: (work folder, the completed process).
-    Tests that change it work on a copy."""
+def tiny_run(frames_dir, tmp_path_factory, worker_id):
+    """The tiny workflow (tests/tiny.py), run once from nothing: (work folder, the completed process). Under
+    pytest-xdist the workers share it: the first to need it runs it, the other waits for it (a lock in the folder
+    all workers' temp folders are in). Tests read it; those that change it, or add to it, work on a copy."""
     from tiny import snakemake, workdir
 
-    root = workdir(tmp_path_factory.mktemp("run"), frames_dir)
-    run = snakemake(root)
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    root, record = shared / "tiny_run", shared / "tiny_run.json"
+    with open(shared / "tiny_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            run = snakemake(workdir(root, frames_dir))
+            record.write_text(json.dumps({"returncode": run.returncode, "stdout": run.stdout, "stderr": run.stderr}))
+    run = subprocess.CompletedProcess(args="snakemake", **json.loads(record.read_text()))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return root, run
-
-
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (pyproject's addopts: two workers, --dist loadgroup) the tests that read the one tiny run
-    go to one worker, so that it runs once; so do the Slurm tests, which share their module's runs."""
-    for item in items:
-        if "tiny_run" in item.fixturenames:
-            item.add_marker(pytest.mark.xdist_group("tiny_run"))
-        elif item.module.__name__ == "test_slurm":
-            item.add_marker(pytest.mark.xdist_group("slurm"))

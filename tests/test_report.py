@@ -29,9 +29,10 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 
 @pytest.fixture(scope="module")
-def reported(tiny_run):
-    """The tiny workflow, run once, and its report."""
-    root, _ = tiny_run
+def reported(tiny_run, tmp_path_factory):
+    """The tiny workflow, run once, and its report (made in a copy: other tests read the run meanwhile)."""
+    root = tmp_path_factory.mktemp("reported") / "run"
+    shutil.copytree(tiny_run[0], root, symlinks=True)  # keeps the times and Snakemake's records
     html = root / "report.html"
     made = snakemake(root, "--report", str(html))
     assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
