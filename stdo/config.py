@@ -403,6 +403,17 @@ def package_params(config: dict) -> dict:
     return {"playback": playback, **off_default(block, MODEL_STORAGE)}
 
 
+def decoded_start(config: dict, name: str) -> dict:
+    """The train rule's `init_weights` where a method's models ship as deltas (package.ship: delta, init general):
+    they start from the resident base as the client decodes it (stored as package.weights), so that a weight
+    training leaves alone has delta 0. Empty while ship is at its default (off_default), so that finished runs
+    keep their train params."""
+    shipping = off_default(config["package"], {"ship": MODEL_STORAGE["ship"]})
+    if shipping.get("ship") == "delta" and method(config, name)["init"] == "general":
+        return {"init_weights": config["package"]["weights"]}
+    return {}
+
+
 def resident_base(config: dict) -> bool:
     """Whether the general model is installed with the player (package.base: resident), not sent per video."""
     return config["package"]["base"] == "resident"

@@ -23,6 +23,7 @@ from torch import nn
 
 from . import models
 from .cluster import load_chunks
+from .delivery import onnx_model
 from .errors import InputError
 from .infer import autocast, setup, to_tensor
 from .io import load_frames
@@ -128,16 +129,26 @@ def chunk_steps(total_steps: int, chunk_sizes, chunk: int) -> int:
     return max(1, int(round(total_steps * sizes[chunk] / sizes.sum())))
 
 
-def initial_model(arch: str, arch_kwargs: dict, scale: int, init: str, init_path, seed: int) -> nn.Module:
-    """A fresh model, or one warm-started from the general model or the video's own m0."""
+def initial_model(arch: str, arch_kwargs: dict, scale: int, init: str, init_path, seed: int,
+                  init_weights: str | None = None) -> nn.Module:
+    """A fresh model, or one warm-started from the general model or the video's own m0. `init_weights`
+    (fp16, int8): start from the warm start's weights as a package file stored that way decodes them,
+    i.e. from the resident base as the client holds it, so that a weight training leaves alone has delta 0."""
     torch.manual_seed(seed)
     model = models.build(arch, scale, **arch_kwargs)
-    if init != "scratch":
-        source, meta = models.load_checkpoint(init_path)
-        if (meta["arch"], meta.get("arch_kwargs", {})) != (arch, arch_kwargs) or meta.get("cafm_chunks"):
-            raise InputError(f"init: {init}: {init_path} holds {meta['arch']} {meta.get('arch_kwargs', {})}, "
-                             f"it cannot warm-start {arch} {arch_kwargs}")
-        model.load_state_dict(source.state_dict())
+    if init == "scratch":
+        if init_weights is not None:
+            raise InputError(f"init_weights '{init_weights}': init scratch has no warm start to decode")
+        return model
+    source, meta = models.load_checkpoint(init_path)
+    if (meta["arch"], meta.get("arch_kwargs", {})) != (arch, arch_kwargs) or meta.get("cafm_chunks"):
+        raise InputError(f"init: {init}: {init_path} holds {meta['arch']} {meta.get('arch_kwargs', {})}, "
+                         f"it cannot warm-start {arch} {arch_kwargs}")
+    if init_weights is not None:
+        if init_weights not in onnx_model.WEIGHTS:
+            raise InputError(f"init_weights '{init_weights}': choose one of {', '.join(onnx_model.WEIGHTS)}")
+        source = onnx_model.as_packaged(source, init_weights)
+    model.load_state_dict(source.state_dict())
     return model
 
 
@@ -159,12 +170,14 @@ def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *,
                 arch: str, steps: int, batch_size: int, crop: int, lr: float, init: str = "scratch",
                 arch_kwargs: dict | None = None, init_path=None, budget: str = "total", seed: int = 0,
                 precision: str = "fp32", device: str = "auto", threads: int = 1, split: str | None = None,
-                k: int | None = None, mode: str = "per_chunk", finetune: bool = False) -> dict:
+                k: int | None = None, mode: str = "per_chunk", finetune: bool = False,
+                init_weights: str | None = None) -> dict:
     """Train the model of one chunk and write its checkpoint + sidecar to `out`.
 
     budget 'total': the chunk gets its size-proportional share of `steps`; 'per_chunk': all of it.
     `split`, `k`, `mode`, `finetune`: the rest of the method's recipe, checked against the chunks and
-    recorded in the sidecar (one model per chunk is mode per_chunk, never a CaFM fine-tuning)."""
+    recorded in the sidecar (one model per chunk is mode per_chunk, never a CaFM fine-tuning).
+    `init_weights`: start from the warm start as stored so (`initial_model`)."""
     arch_kwargs, chunk = arch_kwargs or {}, int(chunk)
     if mode != "per_chunk" or finetune:
         raise InputError(f"mode '{mode}'{' with finetune' if finetune else ''}: a chunk model is mode per_chunk")
@@ -176,16 +189,15 @@ def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *,
     if len(ids) == 0:
         raise InputError(f"{chunks_path}: chunk {chunk} holds no patch")
     sampler = _sampler(lr_path, hr_path, patches_path, ids, scale, crop, dev, seed + chunk)
-    model = initial_model(arch, arch_kwargs, scale, init, init_path, seed + chunk)
+    model = initial_model(arch, arch_kwargs, scale, init, init_path, seed + chunk, init_weights)
     my_steps = steps if budget == "per_chunk" else chunk_steps(steps, np.bincount(labels), chunk)
     log.info("chunk %d: %d patches, %d steps (budget %d, %s), %d params on %s", chunk, len(ids), my_steps,
              steps, budget, models.count_params(model), dev)
     result = fit(model, sampler, my_steps, batch_size, lr, precision=precision)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "seed": seed, "precision": precision, "split": split, "k": k, "chunk": chunk,
-            "patches": len(ids), "steps": my_steps,
-            "budget_steps": steps, "budget": budget, "crop": sampler.crop, "device": str(dev),
-            "threads": torch.get_num_threads(), **result}
+            "init": init, "init_weights": init_weights, "seed": seed, "precision": precision, "split": split, "k": k,
+            "chunk": chunk, "patches": len(ids), "steps": my_steps, "budget_steps": steps, "budget": budget,
+            "crop": sampler.crop, "device": str(dev), "threads": torch.get_num_threads(), **result}
     models.save_checkpoint(model, out, meta)
     return meta
 
@@ -194,15 +206,16 @@ def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, 
                 steps: int, batch_size: int, crop: int, lr: float, k: int, init: str = "scratch",
                 arch_kwargs: dict | None = None, init_path=None, keep=None, finetune: bool = False,
                 budget: str = "total", seed: int = 0, precision: str = "fp32", device: str = "auto",
-                threads: int = 1, split: str | None = None) -> dict:
-    """One model for the whole method: CaFM (joint or fine-tune) or JSTDO. `split`: recorded in the sidecar.
+                threads: int = 1, split: str | None = None, init_weights: str | None = None) -> dict:
+    """One model for the whole method: CaFM (joint or fine-tune) or JSTDO. `split`: recorded in the sidecar;
+    `init_weights`: as for `train_chunk`.
 
     budget 'total': `steps` in all; 'per_chunk': as many passes over the data as a chunk model
     gets with `steps` on its chunk, i.e. `steps` x (patches trained on) / (mean chunk size)."""
     arch_kwargs = arch_kwargs or {}
     dev = setup(device, threads)
     labels = load_chunks(chunks_path)
-    model = initial_model(arch, arch_kwargs, scale, init, init_path, seed)
+    model = initial_model(arch, arch_kwargs, scale, init, init_path, seed, init_weights)
     extra = {}
     if mode == "jstdo":
         ids = jstdo_subset(labels, keep, seed)
@@ -222,8 +235,8 @@ def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, 
              my_steps, steps, budget, models.count_params(model), dev)
     result = fit(model, sampler, my_steps, batch_size, lr, route=route, params=params, precision=precision)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "seed": seed, "precision": precision, "split": split, "mode": mode, "patches": int(len(ids)),
-            "steps": my_steps, "budget_steps": steps, "budget": budget, "crop": sampler.crop,
-            "device": str(dev), "threads": torch.get_num_threads(), **extra, **result}
+            "init": init, "init_weights": init_weights, "seed": seed, "precision": precision, "split": split,
+            "mode": mode, "patches": int(len(ids)), "steps": my_steps, "budget_steps": steps, "budget": budget,
+            "crop": sampler.crop, "device": str(dev), "threads": torch.get_num_threads(), **extra, **result}
     models.save_checkpoint(model, out, meta)
     return meta

@@ -20,6 +20,11 @@ def load(cfg):
     return stdo_config.load(cfg, SCHEMA)
 
 
+def deltas(cfg: dict) -> None:
+    """Package settings under which models warm-started from the general model ship as deltas."""
+    cfg["package"].update(base="resident", ship="delta", weights="int8")
+
+
 def test_default_config_is_valid_and_gets_every_default(default):
     cfg = load(default)
     assert cfg["grids"] == {"x2": [20, 10], "x3": [10, 6], "x4": [10, 5]}
@@ -118,6 +123,18 @@ def test_a_resident_base_is_passed_as_a_file_and_deltas_as_a_setting(default):
                                                             "batch": 16}, "weights": "int8", "ship": "delta"}
     assert stdo_config.base_params(cfg) == {"weights": "int8", "compression": "none"}
     assert load(default)["package"]["base"] == "none" and load(default)["package"]["ship"] == "weights"
+
+
+def test_deltas_train_from_the_base_as_decoded(default):
+    """Only where models ship as deltas do the warm starts from the general model get init_weights (finished
+    runs at the default keep their train params)."""
+    assert all(stdo_config.decoded_start(load(default), name) == {} for name in default["methods"])
+    cfg = copy.deepcopy(default)
+    deltas(cfg)
+    cfg["methods"]["stdo"]["init"] = "m0"
+    cfg = load(cfg)
+    assert stdo_config.decoded_start(cfg, "m0") == {"init_weights": "int8"}
+    assert stdo_config.decoded_start(cfg, "stdo") == {}  # from m0: shipped as weights, not as a delta
 
 
 def test_general_bicubic_with_scratch_methods_is_fine(default):
