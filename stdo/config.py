@@ -305,6 +305,8 @@ def _check_method(config: dict, name: str, general_spec, known) -> None:
             raise InputError(f"{where}.keep: {m['keep']} keeps no patch to train on")
     if m["finetune"] and (m["mode"] != "cafm" or m["init"] == "scratch"):
         raise InputError(f"{where}.finetune: only for mode cafm, on a warm-started backbone (init general or m0)")
+    if "fraction" in m:
+        _check_fraction(config, where, m)
     source = warm_start(config, name)
     if source is None:
         return
@@ -313,6 +315,20 @@ def _check_method(config: dict, name: str, general_spec, known) -> None:
     if (source["arch"], source["arch_kwargs"]) != (m["arch"], m["arch_kwargs"]):
         raise InputError(f"{where}.init: the {m['init']} model ({source['arch']} {source['arch_kwargs']}) has another "
                          f"architecture than the method ({m['arch']} {m['arch_kwargs']})")
+
+
+def _check_fraction(config: dict, where: str, m: dict) -> None:
+    """A sparse update (fraction) of the general model is what a delta ships: only warm starts from the general
+    model sent as deltas, and not CaFM, whose chunk modules are no part of the base."""
+    if m["mode"] == "cafm":
+        raise InputError(f"{where}.fraction: not for mode cafm: its chunk modules are no part of the base and ship "
+                         "whole (with finetune the backbone does not move at all)")
+    if m["init"] != "general":
+        raise InputError(f"{where}.fraction: a sparse update of the general model, so it needs init: general "
+                         f"(not {m['init']})")
+    if config["package"]["ship"] != "delta":
+        raise InputError(f"{where}.fraction: a sparse update only pays where it ships as a delta to the resident "
+                         "base, so it needs package.ship: delta")
 
 
 def _check_arch_kwargs(where: str, spec: dict) -> None:
@@ -401,6 +417,17 @@ def package_params(config: dict) -> dict:
     block = config["package"]
     playback = {k: v for k, v in block.items() if k not in (*MODEL_STORAGE, "base")}
     return {"playback": playback, **off_default(block, MODEL_STORAGE)}
+
+
+def decoded_start(config: dict, name: str) -> dict:
+    """The train rule's `init_weights` where a method's models ship as deltas (package.ship: delta, init general):
+    they start from the resident base as the client decodes it (stored as package.weights), so that a weight
+    training leaves alone has delta 0. Empty while ship is at its default (off_default), so that finished runs
+    keep their train params."""
+    shipping = off_default(config["package"], {"ship": MODEL_STORAGE["ship"]})
+    if shipping.get("ship") == "delta" and method(config, name)["init"] == "general":
+        return {"init_weights": config["package"]["weights"]}
+    return {}
 
 
 def resident_base(config: dict) -> bool:

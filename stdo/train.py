@@ -23,6 +23,7 @@ from torch import nn
 
 from . import models
 from .cluster import load_chunks
+from .delivery import onnx_model
 from .errors import InputError
 from .infer import autocast, setup, to_tensor
 from .io import load_frames
@@ -122,22 +123,98 @@ def fit(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr:
     return {"losses": losses, "train_seconds": round(time.perf_counter() - start, 3)}
 
 
+def fit_sparse(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr: float, fraction: float,
+               route: torch.Tensor | None = None, precision: str = "fp32") -> dict:
+    """SRVC's sparse update at equal steps: the first half of `steps` trains every weight (`fit`); then the
+    `fraction` of the parameters that moved most from where they started (the base) is kept, every other
+    entry is reset to the base, and the second half trains the kept entries only: their gradients are masked
+    and a fresh Adam holds no momentum from the first half, so a masked entry cannot move (checked)."""
+    model.to(sampler.device)
+    base = {name: p.detach().clone() for name, p in model.named_parameters()}
+    first = fit(model, sampler, steps // 2, batch_size, lr, route=route, precision=precision)
+    masks = largest_changes(model, base, fraction)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(torch.where(masks[name], p, base[name]))
+    trained = {name: p for name, p in model.named_parameters() if masks[name].any()}
+    hooks = [p.register_hook(lambda grad, mask=masks[name]: torch.where(mask, grad, 0)) for name, p in trained.items()]
+    try:
+        second = fit(model, sampler, steps - steps // 2, batch_size, lr, route=route, params=list(trained.values()),
+                     precision=precision)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    _check_unmoved(model, base, masks)
+    return {"losses": first["losses"] + second["losses"],
+            "train_seconds": round(first["train_seconds"] + second["train_seconds"], 3),
+            "fraction": fraction, "kept": int(sum(m.sum() for m in masks.values()))}
+
+
+def largest_changes(model: nn.Module, base: dict, fraction: float) -> dict[str, torch.Tensor]:
+    """{parameter name: bool mask} of the round(fraction x all entries) entries (at least one) that differ most
+    from `base`, ranked over all parameters at once; a tie goes to the earlier entry (parameter order, then
+    flat index), so the mask is deterministic."""
+    params = dict(model.named_parameters())
+    change = np.concatenate([(p.detach() - base[name]).abs().flatten().cpu().numpy() for name, p in params.items()])
+    kept = np.zeros(len(change), dtype=bool)
+    kept[np.argsort(-change, kind="stable")[:max(1, int(round(fraction * len(change))))]] = True
+    sizes = np.cumsum([p.numel() for p in params.values()])[:-1]
+    return {name: torch.from_numpy(part).view(p.shape).to(p.device)
+            for (name, p), part in zip(params.items(), np.split(kept, sizes))}
+
+
+def _check_unmoved(model: nn.Module, base: dict, masks: dict) -> None:
+    for name, p in model.named_parameters():
+        outside = ~masks[name]
+        if not torch.equal(p.detach()[outside].view(torch.int32), base[name][outside].view(torch.int32)):
+            raise RuntimeError(f"sparse update: parameter '{name}' moved outside its mask")
+
+
+def _fit(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr: float, fraction: float | None,
+         route: torch.Tensor | None = None, params=None, precision: str = "fp32") -> dict:
+    """`fit`, or `fit_sparse` where a `fraction` of the weights is to be kept (never with `params`: CaFM)."""
+    if fraction is None:
+        return fit(model, sampler, steps, batch_size, lr, route=route, params=params, precision=precision)
+    return fit_sparse(model, sampler, steps, batch_size, lr, fraction, route=route, precision=precision)
+
+
+def _check_fraction(fraction: float | None, init: str, mode: str) -> None:
+    if fraction is None:
+        return
+    if not 0 < fraction <= 1:
+        raise InputError(f"fraction {fraction}: the share of the weights a sparse update keeps is in (0, 1]")
+    if init == "scratch":
+        raise InputError("fraction: a sparse update changes a few weights of a warm start, and init scratch has none")
+    if mode == "cafm":
+        raise InputError("fraction: not for mode cafm: its chunk modules are no part of the base and ship whole")
+
+
 def chunk_steps(total_steps: int, chunk_sizes, chunk: int) -> int:
     """A chunk model's share of the method's step budget, in proportion to its patch count."""
     sizes = np.asarray(chunk_sizes, dtype=np.float64)
     return max(1, int(round(total_steps * sizes[chunk] / sizes.sum())))
 
 
-def initial_model(arch: str, arch_kwargs: dict, scale: int, init: str, init_path, seed: int) -> nn.Module:
-    """A fresh model, or one warm-started from the general model or the video's own m0."""
+def initial_model(arch: str, arch_kwargs: dict, scale: int, init: str, init_path, seed: int,
+                  init_weights: str | None = None) -> nn.Module:
+    """A fresh model, or one warm-started from the general model or the video's own m0. `init_weights`
+    (fp16, int8): start from the warm start's weights as a package file stored that way decodes them,
+    i.e. from the resident base as the client holds it, so that a weight training leaves alone has delta 0."""
     torch.manual_seed(seed)
     model = models.build(arch, scale, **arch_kwargs)
-    if init != "scratch":
-        source, meta = models.load_checkpoint(init_path)
-        if (meta["arch"], meta.get("arch_kwargs", {})) != (arch, arch_kwargs) or meta.get("cafm_chunks"):
-            raise InputError(f"init: {init}: {init_path} holds {meta['arch']} {meta.get('arch_kwargs', {})}, "
-                             f"it cannot warm-start {arch} {arch_kwargs}")
-        model.load_state_dict(source.state_dict())
+    if init == "scratch":
+        if init_weights is not None:
+            raise InputError(f"init_weights '{init_weights}': init scratch has no warm start to decode")
+        return model
+    source, meta = models.load_checkpoint(init_path)
+    if (meta["arch"], meta.get("arch_kwargs", {})) != (arch, arch_kwargs) or meta.get("cafm_chunks"):
+        raise InputError(f"init: {init}: {init_path} holds {meta['arch']} {meta.get('arch_kwargs', {})}, "
+                         f"it cannot warm-start {arch} {arch_kwargs}")
+    if init_weights is not None:
+        if init_weights not in onnx_model.WEIGHTS:
+            raise InputError(f"init_weights '{init_weights}': choose one of {', '.join(onnx_model.WEIGHTS)}")
+        source = onnx_model.as_packaged(source, init_weights)
+    model.load_state_dict(source.state_dict())
     return model
 
 
@@ -159,15 +236,19 @@ def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *,
                 arch: str, steps: int, batch_size: int, crop: int, lr: float, init: str = "scratch",
                 arch_kwargs: dict | None = None, init_path=None, budget: str = "total", seed: int = 0,
                 precision: str = "fp32", device: str = "auto", threads: int = 1, split: str | None = None,
-                k: int | None = None, mode: str = "per_chunk", finetune: bool = False) -> dict:
+                k: int | None = None, mode: str = "per_chunk", finetune: bool = False,
+                init_weights: str | None = None, fraction: float | None = None) -> dict:
     """Train the model of one chunk and write its checkpoint + sidecar to `out`.
 
     budget 'total': the chunk gets its size-proportional share of `steps`; 'per_chunk': all of it.
     `split`, `k`, `mode`, `finetune`: the rest of the method's recipe, checked against the chunks and
-    recorded in the sidecar (one model per chunk is mode per_chunk, never a CaFM fine-tuning)."""
+    recorded in the sidecar (one model per chunk is mode per_chunk, never a CaFM fine-tuning).
+    `init_weights`: start from the warm start as stored so (`initial_model`); `fraction`: a sparse update
+    of it (`fit_sparse`)."""
     arch_kwargs, chunk = arch_kwargs or {}, int(chunk)
     if mode != "per_chunk" or finetune:
         raise InputError(f"mode '{mode}'{' with finetune' if finetune else ''}: a chunk model is mode per_chunk")
+    _check_fraction(fraction, init, mode)
     dev = setup(device, threads)
     labels = load_chunks(chunks_path)
     if k is not None and k != labels.max() + 1:
@@ -176,16 +257,15 @@ def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *,
     if len(ids) == 0:
         raise InputError(f"{chunks_path}: chunk {chunk} holds no patch")
     sampler = _sampler(lr_path, hr_path, patches_path, ids, scale, crop, dev, seed + chunk)
-    model = initial_model(arch, arch_kwargs, scale, init, init_path, seed + chunk)
+    model = initial_model(arch, arch_kwargs, scale, init, init_path, seed + chunk, init_weights)
     my_steps = steps if budget == "per_chunk" else chunk_steps(steps, np.bincount(labels), chunk)
     log.info("chunk %d: %d patches, %d steps (budget %d, %s), %d params on %s", chunk, len(ids), my_steps,
              steps, budget, models.count_params(model), dev)
-    result = fit(model, sampler, my_steps, batch_size, lr, precision=precision)
+    result = _fit(model, sampler, my_steps, batch_size, lr, fraction, precision=precision)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "seed": seed, "precision": precision, "split": split, "k": k, "chunk": chunk,
-            "patches": len(ids), "steps": my_steps,
-            "budget_steps": steps, "budget": budget, "crop": sampler.crop, "device": str(dev),
-            "threads": torch.get_num_threads(), **result}
+            "init": init, "init_weights": init_weights, "seed": seed, "precision": precision, "split": split, "k": k,
+            "chunk": chunk, "patches": len(ids), "steps": my_steps, "budget_steps": steps, "budget": budget,
+            "crop": sampler.crop, "device": str(dev), "threads": torch.get_num_threads(), **result}
     models.save_checkpoint(model, out, meta)
     return meta
 
@@ -194,15 +274,18 @@ def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, 
                 steps: int, batch_size: int, crop: int, lr: float, k: int, init: str = "scratch",
                 arch_kwargs: dict | None = None, init_path=None, keep=None, finetune: bool = False,
                 budget: str = "total", seed: int = 0, precision: str = "fp32", device: str = "auto",
-                threads: int = 1, split: str | None = None) -> dict:
-    """One model for the whole method: CaFM (joint or fine-tune) or JSTDO. `split`: recorded in the sidecar.
+                threads: int = 1, split: str | None = None, init_weights: str | None = None,
+                fraction: float | None = None) -> dict:
+    """One model for the whole method: CaFM (joint or fine-tune) or JSTDO. `split`: recorded in the sidecar;
+    `init_weights`, `fraction`: as for `train_chunk` (JSTDO only: CaFM's chunk modules have no base).
 
     budget 'total': `steps` in all; 'per_chunk': as many passes over the data as a chunk model
     gets with `steps` on its chunk, i.e. `steps` x (patches trained on) / (mean chunk size)."""
     arch_kwargs = arch_kwargs or {}
+    _check_fraction(fraction, init, mode)
     dev = setup(device, threads)
     labels = load_chunks(chunks_path)
-    model = initial_model(arch, arch_kwargs, scale, init, init_path, seed)
+    model = initial_model(arch, arch_kwargs, scale, init, init_path, seed, init_weights)
     extra = {}
     if mode == "jstdo":
         ids = jstdo_subset(labels, keep, seed)
@@ -220,10 +303,10 @@ def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, 
     my_steps = steps if budget == "total" else max(1, int(round(steps * len(ids) * k / len(labels))))
     log.info("%s: %d of %d patches, %d steps (budget %d, %s), %d params on %s", mode, len(ids), len(labels),
              my_steps, steps, budget, models.count_params(model), dev)
-    result = fit(model, sampler, my_steps, batch_size, lr, route=route, params=params, precision=precision)
+    result = _fit(model, sampler, my_steps, batch_size, lr, fraction, route=route, params=params, precision=precision)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "seed": seed, "precision": precision, "split": split, "mode": mode, "patches": int(len(ids)),
-            "steps": my_steps, "budget_steps": steps, "budget": budget, "crop": sampler.crop,
-            "device": str(dev), "threads": torch.get_num_threads(), **extra, **result}
+            "init": init, "init_weights": init_weights, "seed": seed, "precision": precision, "split": split,
+            "mode": mode, "patches": int(len(ids)), "steps": my_steps, "budget_steps": steps, "budget": budget,
+            "crop": sampler.crop, "device": str(dev), "threads": torch.get_num_threads(), **extra, **result}
     models.save_checkpoint(model, out, meta)
     return meta

@@ -20,6 +20,11 @@ def load(cfg):
     return stdo_config.load(cfg, SCHEMA)
 
 
+def deltas(cfg: dict) -> None:
+    """Package settings under which models warm-started from the general model ship as deltas."""
+    cfg["package"].update(base="resident", ship="delta", weights="int8")
+
+
 def test_default_config_is_valid_and_gets_every_default(default):
     cfg = load(default)
     assert cfg["grids"] == {"x2": [20, 10], "x3": [10, 6], "x4": [10, 5]}
@@ -89,6 +94,16 @@ def test_default_config_is_valid_and_gets_every_default(default):
      "package.ship: delta sends models as their difference to the resident base, so it needs package.base: resident"),
     (lambda c: (c.update(general="bicubic"), c["package"].update(base="resident")),
      "package.base: resident installs the general model with the player, but general is bicubic"),
+    (lambda c: c["methods"]["m0"].update(fraction=0.01),
+     "methods.m0.fraction: a sparse update only pays where it ships as a delta .* needs package.ship: delta"),
+    (lambda c: (deltas(c), c["methods"]["m0"].update(fraction=0)),
+     "methods.m0.fraction: 0 is less than or equal to the minimum of 0"),
+    (lambda c: (deltas(c), c["methods"]["m0"].update(fraction=1.5)),
+     "methods.m0.fraction: 1.5 is greater than the maximum of 1"),
+    (lambda c: (deltas(c), c["methods"]["cafm"].update(fraction=0.1)),
+     "methods.cafm.fraction: not for mode cafm: its chunk modules are no part of the base and ship whole"),
+    (lambda c: (deltas(c), c["methods"]["stdo"].update(fraction=0.1, init="m0")),
+     r"methods.stdo.fraction: a sparse update of the general model, so it needs init: general \(not m0\)"),
 ])
 def test_a_wrong_key_or_value_is_named(default, edit, where):
     cfg = copy.deepcopy(default)
@@ -118,6 +133,19 @@ def test_a_resident_base_is_passed_as_a_file_and_deltas_as_a_setting(default):
                                                             "batch": 16}, "weights": "int8", "ship": "delta"}
     assert stdo_config.base_params(cfg) == {"weights": "int8", "compression": "none"}
     assert load(default)["package"]["base"] == "none" and load(default)["package"]["ship"] == "weights"
+
+
+def test_deltas_train_from_the_base_as_decoded_and_may_be_sparse(default):
+    """Only where models ship as deltas do the warm starts from the general model get init_weights (finished
+    runs at the default keep their train params); a sparse update (fraction) is then allowed."""
+    assert all(stdo_config.decoded_start(load(default), name) == {} for name in default["methods"])
+    cfg = copy.deepcopy(default)
+    deltas(cfg)
+    cfg["methods"]["m0"]["fraction"] = 0.01
+    cfg["methods"]["stdo"]["init"] = "m0"
+    cfg = load(cfg)
+    assert stdo_config.decoded_start(cfg, "m0") == {"init_weights": "int8"} and cfg["methods"]["m0"]["fraction"] == 0.01
+    assert stdo_config.decoded_start(cfg, "stdo") == {}  # from m0: shipped as weights, not as a delta
 
 
 def test_general_bicubic_with_scratch_methods_is_fine(default):

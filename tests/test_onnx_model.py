@@ -6,7 +6,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from stdo import models
 from stdo.delivery import onnx_model
@@ -319,3 +319,21 @@ def test_a_delta_file_stores_the_difference_and_runs_on_the_weights_given_back(t
         assert (run_onnx(session, x, None) - run_torch(rebuilt, x, None)).abs().max() <= 1e-4
     with pytest.raises(ValueError, match=r"the base's 'tail.weight' \(1,\) is not a weight of the model"):
         onnx_model.export(model, tmp_path / "bad.onnx", minus={"tail.weight": np.zeros(1, np.float32)})
+
+
+def test_an_all_zero_delta_is_stored_as_zeros_with_finite_scales_in_almost_no_bytes(tmp_path):
+    """A model trained from the base as the client decodes it, its weights all left alone (a frozen backbone):
+    every stored delta is 0 (scale 1, never a 0/0), the base comes back bit for bit, and the file is nearly the
+    graph alone (at ESPCN's published size)."""
+    base = perturbed(models.build("espcn", 4))
+    minus = onnx_model.packaged_weights(base, "int8")
+    weights = onnx_model.export(base, tmp_path / "weights.onnx.zlib", weights="int8", compression="zlib")
+    delta = onnx_model.export(onnx_model.as_packaged(base, "int8"), tmp_path / "zero.onnx.zlib", weights="int8",
+                              compression="zlib", minus=minus)
+    proto = onnx_model.load(tmp_path / "zero.onnx.zlib", "zlib")
+    scales = [numpy_helper.to_array(t) for t in proto.graph.initializer if t.name.endswith(".scale")]
+    assert scales and all((s == 1).all() for s in scales)
+    for name, stored in onnx_model.weights_of(proto, "zero").items():
+        assert not stored.any() and np.isfinite(stored).all(), name
+        np.testing.assert_array_equal(bits(minus[name] + stored), bits(minus[name]), err_msg=name)
+    assert delta["bytes"] < 0.05 * weights["bytes"]

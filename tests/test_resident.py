@@ -62,6 +62,10 @@ def clip(frames_dir, tmp_path_factory):
     cafm = nudged(CaFM(copy.deepcopy(general), 2), 4, 0.01)
     models.save_checkpoint(cafm, root / "cafm.pt", {**META, "init": "general", "cafm_chunks": 2,
                                                     "params_per_chunk": cafm.params_per_chunk()})
+    frozen = CaFM(onnx_model.as_packaged(general, "fp16"), 2)  # fine-tuned from the base as the client decodes it
+    nudged(frozen.per_chunk, 5, 0.01)
+    models.save_checkpoint(frozen, root / "frozen.pt", {**META, "init": "general", "cafm_chunks": 2,
+                                                        "params_per_chunk": frozen.params_per_chunk()})
     for rate, name in (("lossless", "lossless.mkv"), ("crf30", "crf30.mp4")):
         codec.encode_lr(root / "lr_x4.npy", root / "meta.json", root / name, root / f"{rate}.json", rate=rate,
                         encoder="libx264", preset="ultrafast", fps=12.5)
@@ -191,13 +195,15 @@ def onnx_runtime_weights(proto, names) -> dict:
     return dict(zip(names, session.run([f"{n}.float32" for n in names], feed)))
 
 
-@pytest.mark.parametrize("case", ["chunks", "cafm"])
+@pytest.mark.parametrize("case", ["chunks", "cafm", "frozen"])
 def test_the_client_rebuilds_the_same_float32_weights_on_every_path(clip, delta_package, tmp_path, case):
-    folder = delta_package if case == "chunks" else build(clip, tmp_path / "cafm", models_=("cafm.pt",),
+    """On every path, and for "frozen" (a CaFM model whose backbone is the base as decoded: its delta is all
+    zero) the trained backbone itself, bit for bit."""
+    folder = delta_package if case == "chunks" else build(clip, tmp_path / case, models_=(f"{case}.pt",),
                                                             split="temporal", ship="delta")
     pkg = open_package(folder, base_dir=clip / "bases")
     trained = [models.load_checkpoint(clip / name)[0] for name in
-               (("chunk0.pt", "chunk1.pt") if case == "chunks" else ("cafm.pt",))]
+               (("chunk0.pt", "chunk1.pt") if case == "chunks" else (f"{case}.pt",))]
     for entry, model in zip(pkg.manifest["models"], trained):
         _, proto, weights = model_graph(pkg, entry, resident_base(pkg))
         again = model_graph(open_package(folder, base_dir=clip / "bases"), entry, resident_base(pkg))[2]
@@ -211,6 +217,9 @@ def test_the_client_rebuilds_the_same_float32_weights_on_every_path(clip, delta_
         as_delta = sum(np.square(weights[name] - w).sum() for name, w in state.items())
         as_int8 = sum(np.square(onnx_model.decoded(name, w, "int8") - w).sum() for name, w in state.items())
         assert as_delta < 0.1 * as_int8
+        if case == "frozen":
+            for name in resident_base(pkg)[1]:
+                np.testing.assert_array_equal(bits(weights[f"backbone.{name}"]), bits(state[f"backbone.{name}"]))
         assert isinstance(OnnxModel(pkg, entry, "cpu", 1, resident_base(pkg)).session, ort.InferenceSession)
 
 

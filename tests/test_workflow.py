@@ -213,6 +213,10 @@ def test_a_resident_base_is_written_once_per_scale_and_handed_to_the_jobs_that_p
     assert len(commands("package")) == len(commands("evaluate")) == 18
     assert all(f'"base_path": "{entry}"' in line and '"ship": "delta"' in line for line in commands("package"))
     assert all('"base_dir": "results/bases"' in line for line in commands("evaluate") + commands("side-by-side"))
+    # the models shipped as deltas train from the base as the client decodes it; by default, as before
+    trained = commands("train") + commands("train-joint")
+    assert len(trained) == 5 and all('"init_weights": "fp16"' in line for line in trained)
+    assert "init_weights" not in default
 
 
 def test_keys_added_later_reach_the_jobs_only_off_their_old_default(frames_dir, tmp_path):

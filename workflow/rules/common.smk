@@ -217,6 +217,7 @@ def train_params(wc):
     return as_json(
         {
             **recipe,
+            **stdo_config.decoded_start(config, wc.method),
             "budget": config["budget"],
             "precision": config["precision"],
             "scale": int(wc.scale),
