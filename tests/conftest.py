@@ -88,3 +88,12 @@ def tiny_run(frames_dir, tmp_path_factory, worker_id):
     run = subprocess.CompletedProcess(args="snakemake", **json.loads(record.read_text()))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return root, run
+
+
+FIRST = ["test_slurm", "test_workflow", "test_dataset_folder"]  # the longest files, mostly end-to-end runs
+
+
+def pytest_collection_modifyitems(items):
+    """The longest files first, so that two xdist workers start on them and the short ones fill in after,
+    instead of one worker ending the session alone on a long file."""
+    items.sort(key=lambda item: FIRST.index(item.module.__name__) if item.module.__name__ in FIRST else len(FIRST))

@@ -2,6 +2,7 @@
 grid, a few steps per method, the codec at two rate points; and helpers to run Snakemake on it and see what changed."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,16 @@ def stamps(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_mtime_ns
             for p in list(root.glob("results/**/*")) + list(root.glob("resources/**/*"))
             if p.is_file() and "logs" not in p.parts and "benchmarks" not in p.parts}
+
+
+def planned(root, change) -> set[str]:
+    """The files a run would write after `change` to the config (the config is put back)."""
+    path = root / "config" / "config.yaml"
+    original = path.read_text()
+    edit(root, change)
+    try:
+        plan = snakemake(root, "-n")
+    finally:
+        path.write_text(original)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    return {name for line in re.findall(r"^\s+output: (.*)$", plan.stdout, re.M) for name in line.split(", ")}
