@@ -317,12 +317,21 @@ def _check_method(config: dict, name: str, general_spec, known) -> None:
                          f"architecture than the method ({m['arch']} {m['arch_kwargs']})")
 
 
+def sparse_update_problem(init: str, mode: str) -> str | None:
+    """Why a model cannot be trained as a sparse update (fraction), where the training function itself can tell."""
+    if mode == "cafm":
+        return "not for mode cafm: its chunk modules are no part of the base and ship whole"
+    if init == "scratch":
+        return "a sparse update changes a few weights of a warm start, and init scratch has none"
+    return None
+
+
 def _check_fraction(config: dict, where: str, m: dict) -> None:
     """A sparse update (fraction) of the general model is what a delta ships: only warm starts from the general
     model sent as deltas, and not CaFM, whose chunk modules are no part of the base."""
-    if m["mode"] == "cafm":
-        raise InputError(f"{where}.fraction: not for mode cafm: its chunk modules are no part of the base and ship "
-                         "whole (with finetune the backbone does not move at all)")
+    problem = sparse_update_problem(m["init"], m["mode"])
+    if problem:
+        raise InputError(f"{where}.fraction: {problem}")
     if m["init"] != "general":
         raise InputError(f"{where}.fraction: a sparse update of the general model, so it needs init: general "
                          f"(not {m['init']})")

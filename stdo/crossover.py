@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 
 from .config import LOSSLESS  # noqa: E402
 from .errors import InputError  # noqa: E402
-from .io import atomic_path, save_png  # noqa: E402
+from .io import atomic_path, save_png, save_text  # noqa: E402
 
 SCORES = ["psnr_stdo_patch", "psnr_frame_y"]
 KEEP = ["video", "scale", "method", "family", "arch", "total_steps", "k", "steps", "init", "total_params", *SCORES,
@@ -85,7 +85,6 @@ def crossover(summary_path, out_csv, out_md, out_plot, *, cells: dict, baseline:
                  "crossover_budget: the smallest budget of the ladder at which the family beats "
                  f"{baseline} of the same capacity and budget (psnr_stdo_patch); empty: not reached.", "",
                  points.to_markdown(index=False) if len(points) else "(no family besides the baseline)", ""]
-    with atomic_path(out_md) as tmp:
-        tmp.write_text("\n".join(text))
+    save_text("\n".join(text), out_md)
     plot(rows, out_plot)
     return rows

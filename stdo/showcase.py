@@ -22,7 +22,7 @@ from .delivery import stream
 from .delivery.manifest import open_package
 from .delivery.player import upscale
 from .errors import InputError
-from .io import atomic_path, load_frames, load_json
+from .io import load_frames, load_json, save_text
 
 log = logging.getLogger(__name__)
 REFERENCES = ("bicubic", "general")
@@ -92,8 +92,7 @@ def side_by_side(metric_paths, hr_path, out_video, out_html, *, video: str, scal
     title = f"{video} x{scale} at {rate}: " + " | ".join(f"{name} ({detail})" if detail else name
                                                          for name, detail in labels)
     page = showcase_page(Path(out_video).read_bytes(), title=title)
-    with atomic_path(out_html) as tmp:
-        tmp.write_text(page)
+    save_text(page, out_html)
     log.info("%s, %d frames", title, count)
     return {"best": best["method"], "codec": codec[1]["rate"] if codec else None, "frames": count}
 

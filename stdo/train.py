@@ -23,6 +23,7 @@ from torch import nn
 
 from . import models
 from .cluster import load_chunks
+from .config import sparse_update_problem
 from .delivery import onnx_model
 from .errors import InputError
 from .infer import autocast, setup, to_tensor
@@ -183,10 +184,9 @@ def _check_fraction(fraction: float | None, init: str, mode: str) -> None:
         return
     if not 0 < fraction <= 1:
         raise InputError(f"fraction {fraction}: the share of the weights a sparse update keeps is in (0, 1]")
-    if init == "scratch":
-        raise InputError("fraction: a sparse update changes a few weights of a warm start, and init scratch has none")
-    if mode == "cafm":
-        raise InputError("fraction: not for mode cafm: its chunk modules are no part of the base and ship whole")
+    problem = sparse_update_problem(init, mode)
+    if problem:
+        raise InputError(f"fraction: {problem}")
 
 
 def chunk_steps(total_steps: int, chunk_sizes, chunk: int) -> int:
