@@ -31,6 +31,7 @@ from stdo.delivery.manifest import open_package
 from stdo.delivery.play import play
 from stdo.delivery.player import batches, cut_with_context, grid_of, load_models, playback, upscale
 from stdo.evaluate import evaluate
+from stdo.infer import machine_line
 from stdo.ingest import ingest
 from stdo.label import label
 from stdo.sources import bundled_clip
@@ -104,6 +105,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--pad", type=int, default=0, help="LR pixels of context per patch")
     args = ap.parse_args()
+    print(machine_line("auto"))
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         packages = build_packages(Path(tmp), args.frames, args.pad)

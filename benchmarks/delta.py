@@ -25,6 +25,7 @@ from pathlib import Path
 from weights import general_path, inputs, load_run, run_arguments, score
 
 from stdo import config as stdo_config
+from stdo.infer import machine_line
 from stdo.package import build, write_base
 
 # name -> (build's storage and ship, the base's storage)
@@ -80,6 +81,7 @@ def main() -> None:
     ap = run_arguments(__doc__.splitlines()[0], "where the bases and packages go")
     ap.add_argument("--rates", nargs="+", default=[stdo_config.LOSSLESS, "crf33"], help="rate points of the run")
     args = ap.parse_args()
+    print(machine_line())
     cfg, resources = load_run(args)
     rows = [row for video in cfg["videos"] for scale in cfg["scales"] for rate in args.rates
             for method in ["general", *cfg["methods"]]

@@ -30,6 +30,7 @@ from clips import encode_hd_clip
 
 from stdo import ingest as new_ingest
 from stdo.delivery.stream import probe
+from stdo.infer import machine_line
 from stdo.io import sha256_files
 from stdo.sources import bundled_clip
 
@@ -99,6 +100,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1, help="best of this many runs of each")
     ap.add_argument("--tmp", default=None, help="folder for the clip and the outputs (default: the system's)")
     args = ap.parse_args()
+    print(machine_line())
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         tmp = Path(tmp)
         old = old_module(tmp)

@@ -27,7 +27,7 @@ from clips import write_hd_arrays
 from stdo import models
 from stdo.cluster import assign
 from stdo.general import make_general
-from stdo.infer import autocast, for_inference, setup
+from stdo.infer import autocast, for_inference, machine_line, setup
 from stdo.io import load_frames
 from stdo.label import label
 from stdo.patches import Grid, cut
@@ -55,6 +55,7 @@ def main() -> None:
     p.add_argument("--general", type=Path,
                    help="an x4 general model (the pipeline's: resources/general/x4-<recipe hash>.pt)")
     args = p.parse_args()
+    print(machine_line("auto"))
     setup("cpu", args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -23,6 +23,8 @@ from pathlib import Path
 from clips import FPS, encode_hd_clip, pipeline_general
 from memory import run_measured
 
+from stdo.infer import machine_line
+
 SCALE, GRID = 4, [10, 5]
 
 
@@ -37,7 +39,7 @@ def commands(clip: Path, d: Path, general: Path, args) -> dict[str, list[str]]:
     f, m0 = d / "frames", d / "m0"
     lr, hr, patches = f / f"lr_x{SCALE}.npy", f / "hr.npy", d / "patches.parquet"
     train = {"arch": "espcn", "batch_size": 32, "crop": 32, "lr": 0.001, "init": "general", "steps": args.steps,
-             "scale": SCALE, "precision": "bf16", "device": "cpu", "seed": 0}
+             "scale": SCALE, "precision": "auto", "device": "cpu", "seed": 0}
     info = {"video": clip.stem, "method": "m0", "rate": "lossless", "split": "none", "mode": "per_chunk",
             "steps": args.steps, "init": "general", "budget": "total", "train_rate": "lossless"}
     return {
@@ -75,7 +77,7 @@ def general_model(folder: Path, threads: int) -> Path:
     out = folder / "general.pt"
     run_measured(stage("general", "--out", out, threads=threads,
                        params={"scale": SCALE, "spec": {"arch": "espcn", "steps": 600, "batch_size": 32, "crop": 32,
-                                                        "lr": 0.001}, "precision": "bf16", "device": "cpu"}))
+                                                        "lr": 0.001}, "precision": "auto", "device": "cpu"}))
     return out
 
 
@@ -84,8 +86,9 @@ def main() -> None:
     p.add_argument("--seconds", type=int, nargs="+", default=[15, 30, 45])
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--label-precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--label-precision", choices=["auto", "fp32", "bf16"], default="auto")
     args = p.parse_args()
+    print(machine_line("auto"), f"(training; labelling {args.label_precision})")
     rows, disks = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -22,6 +22,7 @@ import yaml
 
 from stdo import config as stdo_config
 from stdo.evaluate import evaluate
+from stdo.infer import machine_line
 from stdo.package import build
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,6 +109,7 @@ def load_run(args) -> tuple[dict, Path]:
 
 def main() -> None:
     args = run_arguments(__doc__.splitlines()[0], "where the packages go").parse_args()
+    print(machine_line())
     cfg, resources = load_run(args)
     rows = [measure(cfg, args.run, resources, args.out, video, scale, method, args.threads)
             for video in cfg["videos"] for scale in cfg["scales"] for method in ["general", *cfg["methods"]]]

@@ -17,8 +17,9 @@ from .errors import InputError
 from .sources import IMAGE_SUFFIXES, VSD4K_HR
 
 # Defaults of the `general:` block live here, not in the schema: it is a oneOf, and defaults
-# filled in while trying one branch would leak into the others.
-GENERAL_DEFAULTS = {"arch": "espcn", "arch_kwargs": {}, "steps": 600}
+# filled in while trying one branch would leak into the others. The general model's recipe is its own:
+# it labels the patches, so a change of the methods' training (`train:`) must not change the chunks.
+GENERAL_DEFAULTS = {"arch": "espcn", "arch_kwargs": {}, "steps": 600, "batch_size": 32, "crop": 32, "lr": 0.001}
 
 
 def _filling_defaults(cls):
@@ -367,8 +368,7 @@ def general(config: dict):
         return spec
     if "checkpoint" in spec:
         return {"arch": "espcn", "arch_kwargs": {}, **spec}
-    recipe = {k: config["train"][k] for k in ("batch_size", "crop", "lr")}
-    return {**GENERAL_DEFAULTS, **recipe, **spec}
+    return {**GENERAL_DEFAULTS, **spec}
 
 
 def general_recipe(config: dict, scale: int) -> dict:

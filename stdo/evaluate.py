@@ -134,7 +134,7 @@ def evaluate(package_path, hr_path, patches_path, out, *, chunks_path=None, mode
             scorer.add(frame)
         scores = scorer.result(load_chunks(chunks_path) if chunks_path else None)
     sizes = package.bytes_by_role()
-    play = playback(m)
+    play = playback(m, device)
     result = {**(info or {}), "scale": m["scale"], "fps": m["fps"], "pad": play["pad"],
               "playback": f"{play['runtime']} {play['precision']}, pad {play['pad']}",
               "encoder": m["stream"].get("encoder"), "stream": _settings(m["stream"]), "base": base_label(m),

@@ -16,11 +16,11 @@ import numpy as np
 
 from . import models
 from .errors import InputError
-from .infer import setup
+from .infer import choose_precision, precision_note, setup
 from .ingest import downscale, read_image
 from .io import sha256_files
 from .patches import Grid, cut
-from .train import CropSampler, fit, initial_model
+from .train import CropSampler, fit, initial_model, ran_as
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def photo_tiles(scale: int, tile: int = 48) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(lr_tiles), np.concatenate(hr_tiles)
 
 
-def make_general(out, scale: int, spec, seed: int = 0, precision: str = "fp32", device: str = "auto",
+def make_general(out, scale: int, spec, seed: int = 0, precision: str = "auto", device: str = "auto",
                  threads: int = 1) -> dict:
     """Write the general model of one scale (checkpoint + sidecar) to `out`; return its sidecar."""
     if spec == "bicubic":
@@ -80,9 +80,11 @@ def _trained(scale: int, spec: dict, seed: int, precision: str, device: str, thr
     lr, hr = photo_tiles(scale)
     kwargs = spec.get("arch_kwargs", {})
     model = initial_model(spec["arch"], kwargs, scale, "scratch", None, seed)
-    log.info("general x%d: %s on %d photo tiles, %d steps", scale, spec["arch"], len(lr), spec["steps"])
+    log.info("general x%d: %s on %d photo tiles, %d steps, %s", scale, spec["arch"], len(lr), spec["steps"],
+             precision_note(precision, dev))
     sampler = CropSampler(lr, hr, scale, spec["crop"], dev, seed=seed)
-    result = fit(model, sampler, spec["steps"], spec["batch_size"], spec["lr"], precision=precision)
+    ran = choose_precision(precision, dev)
+    result = fit(model, sampler, spec["steps"], spec["batch_size"], spec["lr"], precision=ran)
     return model, {"arch": spec["arch"], "arch_kwargs": kwargs, "source": "scikit-image photos",
                    "photos": list(PHOTOS), "steps": spec["steps"], "seed": seed,
-                   "precision": precision, **result}
+                   **ran_as(precision, ran), **result}

@@ -1,6 +1,9 @@
 """Running SR models: device and thread setup, uint8 <-> tensor conversion, batched inference."""
 from __future__ import annotations
 
+import os
+import platform
+
 import numpy as np
 import torch
 from torch import nn
@@ -11,6 +14,11 @@ from .errors import InputError
 def setup(device: str = "auto", threads: int = 1) -> torch.device:
     """Use exactly the threads the job was given; 'auto' picks CUDA when present."""
     torch.set_num_threads(max(1, int(threads)))
+    return device_of(device)
+
+
+def device_of(device: str = "auto") -> torch.device:
+    """The device a setting names; 'auto' is CUDA when present, else the CPU."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -19,10 +27,58 @@ def setup(device: str = "auto", threads: int = 1) -> torch.device:
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+AUTO = "auto"
+
+
+def native_bf16(device: torch.device) -> str | None:
+    """What multiplies bf16 matrices natively on `device` (None: nothing does, so bf16 autocast is slower
+    than fp32 there). On a CPU only AMX counts: bf16 trained 1.55x faster than fp32 with it, and 7x slower
+    on an AVX2-only AMD EPYC (README); AVX512-BF16 without AMX is unmeasured, so it is not assumed to pay."""
+    if device.type == "cuda":
+        return "a CUDA GPU with bf16 support" if torch.cuda.is_bf16_supported() else None
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private in torch 2.x: absent means unknown, so none
+    return "a CPU with AMX" if device.type == "cpu" and amx is not None and amx() else None
+
+
+def choose_precision(precision: str, device: torch.device) -> str:
+    """The arithmetic a job runs: `precision` as configured, or for 'auto' bf16 where `native_bf16` finds
+    native support and fp32 elsewhere. Decided inside the job, never in the rule's params, so a results
+    folder moved to another machine re-runs nothing; the job's sidecar records what ran."""
+    if precision != AUTO:
+        if precision not in PRECISIONS:
+            raise InputError(f"precision '{precision}': choose auto, {', '.join(PRECISIONS)}")
+        return precision
+    return "bf16" if native_bf16(device) else "fp32"
+
+
+def precision_note(precision: str, device: torch.device) -> str:
+    """One line for the log: what `precision` ran as on `device`, and why."""
+    chosen = choose_precision(precision, device)
+    if precision != AUTO:
+        return f"{chosen} (configured)"
+    return f"{chosen} (auto: {native_bf16(device) or f'no native bf16 matrix unit on this {device.type}'})"
+
+
+def cpu_name() -> str:
+    """The CPU's model name, as timings are labelled with it (/proc/cpuinfo on Linux, platform elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return names[0] if names else platform.processor() or platform.machine() or "unknown CPU"
+
+
+def machine_line(precision: str | None = None, device: str = "cpu") -> str:
+    """One line naming the machine a measurement ran on, and the precision it ran (for benchmarks and logs)."""
+    units = torch.backends.cpu.get_cpu_capability() + (" + AMX" if native_bf16(torch.device("cpu")) else "")
+    line = f"{cpu_name()} ({units}), {os.cpu_count()} logical CPUs, torch {torch.__version__}"
+    return line if precision is None else f"{line}; precision {precision_note(precision, device_of(device))}"
 
 
 def autocast(device: torch.device, precision: str = "fp32"):
-    """Mixed-precision context for training: bf16 on CPU or CUDA, fp16 on CUDA only."""
+    """Mixed-precision context: bf16 on CPU or CUDA, fp16 on CUDA only, 'auto' as `choose_precision` decides."""
+    precision = choose_precision(precision, device)
     if precision == "fp16" and device.type != "cuda":
         raise InputError("precision 'fp16': only on CUDA; use bf16 on a CPU")
     dtype = PRECISIONS[precision]

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import metrics, models
 from .errors import InputError
-from .infer import setup, sr_mse
+from .infer import choose_precision, setup, sr_mse
 from .io import load_frames, save_parquet
 from .patches import Grid, cut, patch_table
 
@@ -40,13 +40,16 @@ def score(columns: dict, by: str) -> np.ndarray:
 
 
 def label(lr_path, hr_path, general_path, out, *, scale: int, grid: list[int], eval_every: int = 10,
-          device: str = "auto", threads: int = 1, batch_size: int = 64, block: int = 16, precision: str = "fp32",
+          device: str = "auto", threads: int = 1, batch_size: int = 64, block: int = 16, precision: str = "auto",
           by: str = "general"):
-    """`precision` bf16 runs the general model under bf16 autocast (bicubic stays fp32). `by`: the
-    labeller (module docstring); only `general` loads and runs the general model."""
+    """`precision` bf16 runs the general model under bf16 autocast (bicubic stays fp32; auto: bf16 where
+    the device has native bf16, `stdo.infer.choose_precision`); what ran is in the table's attrs
+    (`general_precision`, kept in the parquet file). `by`: the labeller (module docstring); only `general`
+    loads and runs the general model."""
     if by not in LABELLERS:
         raise InputError(f"labeller '{by}': choose one of {', '.join(LABELLERS)}")
     dev = setup(device, threads)
+    precision = choose_precision(precision, dev)
     lr, hr = load_frames(lr_path), load_frames(hr_path)
     g = Grid.fit(lr.shape[1], lr.shape[2], cols=grid[0], rows=grid[1], scale=scale)
     shave = metrics.stdo_shave(scale)
@@ -72,6 +75,8 @@ def label(lr_path, hr_path, general_path, out, *, scale: int, grid: list[int], e
     if general:
         columns["psnr"] = metrics.psnr(columns["mse"])
     table = table.assign(**columns, bicubic_psnr=metrics.psnr(columns["bicubic_mse"]), score=score(columns, by))
+    if general:
+        table.attrs["general_precision"] = precision
     save_parquet(table, out)
     general_psnr = f"{table['psnr'].mean():.2f} dB ({precision})" if general else "not measured"
     log.info("labelled by %s: mean patch PSNR %s, bicubic %.2f dB", by, general_psnr, table["bicubic_psnr"].mean())

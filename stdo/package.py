@@ -97,7 +97,7 @@ def write_base(general_path, out, *, weights: str = "fp16", compression: str = "
         staged.unlink(missing_ok=True)
     entry = {"sha256": digest, "file": name, "arch": meta["arch"], "arch_kwargs": meta.get("arch_kwargs", {}),
              "scale": meta["scale"], "weights": info["weights"], "compression": info["compression"],
-             "bytes": info["bytes"], "params": info["params"]}
+             "bytes": info["bytes"], **onnx_model.counts(info["params"], info.get("buffers", 0))}
     save_json(entry, out)
     log.info("base %s: %s", out, entry)
     return entry
@@ -132,7 +132,8 @@ class Resident:
     def model_entry(self) -> dict:
         e = self.entry
         return {"file": None, "base": True, "arch": e["arch"], "arch_kwargs": e["arch_kwargs"], "cafm_chunks": None,
-                "params": e["params"], "weights": e["weights"], "compression": e["compression"]}
+                **onnx_model.counts(e["params"], e.get("buffers", 0)), "weights": e["weights"],
+                "compression": e["compression"]}
 
 
 def resident(base_path, scale: int, ship: str) -> Resident:
@@ -173,7 +174,7 @@ def _exported(i: int, model, meta: dict, folder: Path, storage: dict, base: Resi
     minus = {delta["prefix"] + k: w for k, w in base.weights.items()} if delta else None
     info = onnx_model.export(model, folder / name, cafm_chunks=meta.get("cafm_chunks"), minus=minus, **storage)
     entry = {"file": name, "arch": meta["arch"], "arch_kwargs": meta.get("arch_kwargs", {}),
-             "cafm_chunks": meta.get("cafm_chunks"), "params": info["params"],
+             "cafm_chunks": meta.get("cafm_chunks"), **onnx_model.counts(info["params"], info.get("buffers", 0)),
              "weights": info["weights"], "compression": info["compression"]}
     return {**entry, "delta": delta} if delta else entry
 

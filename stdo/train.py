@@ -26,7 +26,7 @@ from .cluster import load_chunks
 from .config import sparse_update_problem
 from .delivery import onnx_model
 from .errors import InputError
-from .infer import autocast, setup, to_tensor
+from .infer import autocast, choose_precision, precision_note, setup, to_tensor
 from .io import load_frames
 from .patches import grid_of
 
@@ -189,6 +189,11 @@ def _check_fraction(fraction: float | None, init: str, mode: str) -> None:
         raise InputError(f"fraction: {problem}")
 
 
+def ran_as(configured: str, ran: str) -> dict:
+    """The sidecar's record of a job's arithmetic: what ran, and the setting it came from (auto, or itself)."""
+    return {"precision": ran, "precision_config": configured}
+
+
 def chunk_steps(total_steps: int, chunk_sizes, chunk: int) -> int:
     """A chunk model's share of the method's step budget, in proportion to its patch count."""
     sizes = np.asarray(chunk_sizes, dtype=np.float64)
@@ -235,7 +240,7 @@ def _sampler(lr_path, hr_path, patches_path, ids, scale, crop, device, seed) -> 
 def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *, scale: int,
                 arch: str, steps: int, batch_size: int, crop: int, lr: float, init: str = "scratch",
                 arch_kwargs: dict | None = None, init_path=None, budget: str = "total", seed: int = 0,
-                precision: str = "fp32", device: str = "auto", threads: int = 1, split: str | None = None,
+                precision: str = "auto", device: str = "auto", threads: int = 1, split: str | None = None,
                 k: int | None = None, mode: str = "per_chunk", finetune: bool = False,
                 init_weights: str | None = None, fraction: float | None = None) -> dict:
     """Train the model of one chunk and write its checkpoint + sidecar to `out`.
@@ -259,11 +264,12 @@ def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *,
     sampler = _sampler(lr_path, hr_path, patches_path, ids, scale, crop, dev, seed + chunk)
     model = initial_model(arch, arch_kwargs, scale, init, init_path, seed + chunk, init_weights)
     my_steps = steps if budget == "per_chunk" else chunk_steps(steps, np.bincount(labels), chunk)
-    log.info("chunk %d: %d patches, %d steps (budget %d, %s), %d params on %s", chunk, len(ids), my_steps,
-             steps, budget, models.count_params(model), dev)
-    result = _fit(model, sampler, my_steps, batch_size, lr, fraction, precision=precision)
+    log.info("chunk %d: %d patches, %d steps (budget %d, %s), %d params on %s, %s", chunk, len(ids), my_steps,
+             steps, budget, models.count_params(model), dev, precision_note(precision, dev))
+    ran = choose_precision(precision, dev)
+    result = _fit(model, sampler, my_steps, batch_size, lr, fraction, precision=ran)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "init_weights": init_weights, "seed": seed, "precision": precision, "split": split, "k": k,
+            "init": init, "init_weights": init_weights, "seed": seed, **ran_as(precision, ran), "split": split, "k": k,
             "chunk": chunk, "patches": len(ids), "steps": my_steps, "budget_steps": steps, "budget": budget,
             "crop": sampler.crop, "device": str(dev), "threads": torch.get_num_threads(), **result}
     models.save_checkpoint(model, out, meta)
@@ -273,7 +279,7 @@ def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *,
 def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, scale: int, arch: str,
                 steps: int, batch_size: int, crop: int, lr: float, k: int, init: str = "scratch",
                 arch_kwargs: dict | None = None, init_path=None, keep=None, finetune: bool = False,
-                budget: str = "total", seed: int = 0, precision: str = "fp32", device: str = "auto",
+                budget: str = "total", seed: int = 0, precision: str = "auto", device: str = "auto",
                 threads: int = 1, split: str | None = None, init_weights: str | None = None,
                 fraction: float | None = None) -> dict:
     """One model for the whole method: CaFM (joint or fine-tune) or JSTDO. `split`: recorded in the sidecar;
@@ -301,11 +307,12 @@ def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, 
         raise InputError(f"mode '{mode}': unknown; joint training is 'cafm' or 'jstdo'")
     sampler = _sampler(lr_path, hr_path, patches_path, ids, scale, crop, dev, seed)
     my_steps = steps if budget == "total" else max(1, int(round(steps * len(ids) * k / len(labels))))
-    log.info("%s: %d of %d patches, %d steps (budget %d, %s), %d params on %s", mode, len(ids), len(labels),
-             my_steps, steps, budget, models.count_params(model), dev)
-    result = _fit(model, sampler, my_steps, batch_size, lr, fraction, route=route, params=params, precision=precision)
+    log.info("%s: %d of %d patches, %d steps (budget %d, %s), %d params on %s, %s", mode, len(ids), len(labels),
+             my_steps, steps, budget, models.count_params(model), dev, precision_note(precision, dev))
+    ran = choose_precision(precision, dev)
+    result = _fit(model, sampler, my_steps, batch_size, lr, fraction, route=route, params=params, precision=ran)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "init_weights": init_weights, "seed": seed, "precision": precision, "split": split,
+            "init": init, "init_weights": init_weights, "seed": seed, **ran_as(precision, ran), "split": split,
             "mode": mode, "patches": int(len(ids)), "steps": my_steps, "budget_steps": steps, "budget": budget,
             "crop": sampler.crop, "device": str(dev), "threads": torch.get_num_threads(), **extra, **result}
     models.save_checkpoint(model, out, meta)

@@ -83,6 +83,9 @@ def test_default_config_is_valid_and_gets_every_default(default):
      r"methods.m0.init: the general model \(espcn {}\) has another architecture than the method \(espcn "),
     (lambda c: c["methods"]["jstdo"].update(keep=[0.0, 0.0, 0.0, 0.0]), "methods.jstdo.keep: .* keeps no patch"),
     (lambda c: c.update(label_by="dct"), "label_by"),
+    (lambda c: c.update(precision="fp8"), r"precision: 'fp8' is not one of \['auto', 'fp32', 'bf16', 'fp16'\]"),
+    (lambda c: c.update(label_precision="fp16"), r"label_precision: 'fp16' is not one of \['auto', 'fp32', 'bf16'\]"),
+    (lambda c: c["package"].update(precision="half"), r"package.precision: 'half' is not one of"),
     (lambda c: (c.update(label_by="features"), c["methods"]["stdo"].update(split="kmeans")),
      "methods.stdo.split: kmeans clusters on the general model's patch PSNR, which label_by: features"),
     (lambda c: c["package"].update(weights="int4"), r"package.weights: 'int4' is not one of \['fp16', 'int8'\]"),
@@ -117,7 +120,7 @@ def test_the_package_rule_gets_the_model_storage_apart_from_the_playback(default
     cfg = copy.deepcopy(default)
     cfg["package"].update(weights="int8", compression="zlib", pad=2)
     params = stdo_config.package_params(load(cfg))
-    assert params == {"playback": {"pad": 2, "runtime": "onnx", "precision": "fp32", "batch": 16},
+    assert params == {"playback": {"pad": 2, "runtime": "onnx", "precision": "auto", "batch": 16},
                       "weights": "int8", "compression": "zlib"}
     assert PLAYBACK.keys() >= params["playback"].keys()  # what the player takes, nothing else
 
@@ -129,7 +132,7 @@ def test_a_resident_base_is_passed_as_a_file_and_deltas_as_a_setting(default):
     cfg["package"].update(base="resident", ship="delta", weights="int8")
     cfg = load(cfg)
     assert stdo_config.resident_base(cfg) and not stdo_config.resident_base(load(default))
-    assert stdo_config.package_params(cfg) == {"playback": {"pad": 0, "runtime": "onnx", "precision": "fp32",
+    assert stdo_config.package_params(cfg) == {"playback": {"pad": 0, "runtime": "onnx", "precision": "auto",
                                                             "batch": 16}, "weights": "int8", "ship": "delta"}
     assert stdo_config.base_params(cfg) == {"weights": "int8", "compression": "none"}
     assert load(default)["package"]["base"] == "none" and load(default)["package"]["ship"] == "weights"
@@ -245,3 +248,15 @@ def test_a_bad_sweep_is_named(default, change, message):
 def test_no_method_at_all_is_named(default):
     with pytest.raises(InputError, match="config: no method: give methods"):
         load({**default, "methods": None})
+
+
+def test_the_general_model_has_its_own_recipe_apart_from_the_methods_training(default):
+    """The general model labels the patches: the methods' training defaults must not move it (or the chunks)."""
+    cfg = load(default)
+    other = copy.deepcopy(default)
+    other["train"] = {"batch_size": 8, "crop": 16, "lr": 0.01}
+    assert stdo_config.general_hash(load(other), 4) == stdo_config.general_hash(cfg, 4)
+    assert {k: stdo_config.general(cfg)[k] for k in ("batch_size", "crop", "lr")} == {
+        "batch_size": 32, "crop": 32, "lr": 0.001}
+    other["general"] = {"batch_size": 8}
+    assert stdo_config.general_hash(load(other), 4) != stdo_config.general_hash(cfg, 4)

@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 import torch
 
-from stdo import codec, metrics, models, package
+from stdo import codec, infer, metrics, models, package
 from stdo.cluster import cluster
 from stdo.delivery import stream
 from stdo.delivery.manifest import file_entry, open_package
 from stdo.delivery.onnx_model import as_packaged
 from stdo.delivery.play import play
-from stdo.delivery.player import cut_with_context, grid_of, upscale
+from stdo.delivery.player import cut_with_context, grid_of, playback, upscale
 from stdo.evaluate import evaluate
 from stdo.infer import super_resolve
 from stdo.ingest import ingest
@@ -134,7 +134,7 @@ def test_the_chunk_map_routes_every_patch_to_its_model(clip, request, weights):
     for c in range(2):
         model = models.load_checkpoint(clip / f"chunk{c}.pt")[0]
         expected[chunk == c] = super_resolve(as_packaged(model, weights), patches[chunk == c], "cpu")
-    played = np.stack(list(upscale(open_package(folder), runtime="torch")))
+    played = np.stack(list(upscale(open_package(folder), runtime="torch", precision="fp32")))
     np.testing.assert_array_equal(cut(played, grid, 4), expected)
 
 
@@ -150,10 +150,21 @@ def test_the_client_shows_exactly_the_frames_the_server_measured(stdo_package, e
 @pytest.mark.parametrize("weights", PACKAGES)
 def test_onnx_runtime_frames_are_within_one_level_of_torch(request, weights):
     package_ = open_package(request.getfixturevalue(PACKAGES[weights]))
-    torch_frames = np.stack(list(upscale(package_, runtime="torch"))).astype(int)
+    torch_frames = np.stack(list(upscale(package_, runtime="torch", precision="fp32"))).astype(int)
     onnx_frames = np.stack(list(upscale(package_, runtime="onnx"))).astype(int)
     assert np.abs(torch_frames - onnx_frames).max() <= 1  # float rounding may flip a .5 at the 8-bit rounding
     assert (torch_frames == onnx_frames).mean() > 0.999
+
+
+@pytest.mark.parametrize("native, torch_runs", [(None, "fp32"), ("a CPU with AMX", "bf16")])
+def test_playback_precision_auto_is_bf16_with_torch_where_the_cpu_has_native_bf16(stdo_package, monkeypatch,
+                                                                                  native, torch_runs):
+    monkeypatch.setattr(infer, "native_bf16", lambda device: native)
+    manifest = open_package(stdo_package).manifest
+    assert manifest["playback"]["precision"] == "auto"
+    assert playback(manifest, "cpu", runtime="torch")["precision"] == torch_runs
+    assert playback(manifest, "cpu")["precision"] == "fp32"  # ONNX Runtime computes fp32
+    assert playback(manifest, "cpu", runtime="torch", precision="fp32")["precision"] == "fp32"
 
 
 def test_an_int8_package_plays_as_evaluated_in_fewer_bytes(clip, stdo_package, int8_package, evaluated, tmp_path):
@@ -184,6 +195,37 @@ def test_a_compressed_package_plays_the_same_frames_in_fewer_bytes(clip, stdo_pa
     for runtime in ("onnx", "torch"):
         frames = [np.stack(list(upscale(open_package(p), runtime=runtime))) for p in (packed.folder, stdo_package)]
         np.testing.assert_array_equal(*frames)
+
+
+# Every registered backbone at a tiny size (an architecture missing here runs at its defaults)
+TINY = {"edsr": {"blocks": 1, "features": 8}, "espcn": SMALL, "fsrcnn": {"d": 8, "s": 4, "m": 1},
+        "rcan": {"groups": 1, "blocks": 1, "features": 8, "reduction": 4}, "srcnn": {"features": [8, 4]},
+        "vdsr": {"depth": 3, "features": 8}, "wdsr": {"blocks": 1, "features": 8, "expansion": 2}}
+
+
+@pytest.mark.parametrize("weights", ["fp16", "int8"])
+@pytest.mark.parametrize("arch", models.names())
+def test_every_backbone_is_packaged_played_and_evaluated(clip, tmp_path, arch, weights):
+    """Buffers (the RGB mean of EDSR, WDSR, RCAN) and weight-norm parametrisations included: the client's
+    check counts what the graph must hold, and both runtimes play the evaluated frames."""
+    kwargs = TINY.get(arch, {})
+    torch.manual_seed(0)
+    model = models.build(arch, 4, **kwargs)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    models.save_checkpoint(model, tmp_path / "model.pt", {"arch": arch, "scale": 4, "arch_kwargs": kwargs})
+    folder = build(clip, tmp_path / "package", models_=(tmp_path / "model.pt",), split=None, weights=weights)
+    result = evaluate(folder, clip / "hr.npy", clip / "patches.parquet", tmp_path / "metrics.json",
+                      model_meta_paths=[tmp_path / "model.json"])
+    assert result["frames"] == 6 and 5 < result["rd_psnr_y"] < 60  # untrained weights: any finite score
+    assert result["total_params"] == models.count_params(model)
+    assert play(folder, tmp_path / "sr.mkv", lossless=True, threads=1)["sha256"] == result["sr_sha256"]
+    played = np.stack(list(upscale(open_package(folder), runtime="torch", precision="fp32")))
+    grid = grid_of(open_package(folder).manifest)
+    lr = np.stack(list(stream.decode(folder / "lr.mkv")))
+    expected = super_resolve(as_packaged(model, weights), cut(lr, grid), "cpu")
+    assert np.abs(cut(played, grid, 4).astype(int) - expected).max() <= 1
 
 
 def test_evaluation_scores_every_frame_under_every_convention(clip, evaluated):

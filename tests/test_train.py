@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stdo import models
+from stdo import infer, models
 from stdo.cluster import cluster, load_chunks
 from stdo.errors import InputError
 from stdo.infer import to_tensor
@@ -194,3 +194,22 @@ def test_bf16_autocast_trains_on_cpu_and_fp16_is_refused_there(bunny):
     assert all(np.isfinite(result["losses"])) and next(model.parameters()).dtype == torch.float32
     with pytest.raises(InputError, match="precision 'fp16': only on CUDA"):
         fit(model, CropSampler(lr, hr, 2, 16, "cpu"), steps=1, batch_size=2, lr=1e-3, precision="fp16")
+
+
+@pytest.mark.parametrize("native, expected", [(None, "fp32"), ("a CPU with AMX", "bf16")])
+def test_precision_auto_trains_as_the_precision_it_chose_and_records_both(staged, tmp_path, monkeypatch,
+                                                                           native, expected):
+    """auto is bf16 only where the device has native bf16 matrix units: the checkpoint is the one that
+    precision gives when configured, and the sidecar says what ran and what was configured."""
+    monkeypatch.setattr(infer, "native_bf16", lambda device: native)
+    auto = train(staged, tmp_path / "auto.pt", precision="auto")
+    chosen = train(staged, tmp_path / "chosen.pt", precision=expected)
+    assert (auto["precision"], auto["precision_config"]) == (expected, "auto")
+    assert (chosen["precision"], chosen["precision_config"]) == (expected, expected)
+    sa, sb = (torch.load(tmp_path / n, weights_only=True) for n in ("auto.pt", "chosen.pt"))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_an_unknown_precision_is_refused_naming_it():
+    with pytest.raises(InputError, match="precision 'fp8': choose auto, fp32, bf16, fp16"):
+        infer.choose_precision("fp8", torch.device("cpu"))

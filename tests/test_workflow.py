@@ -92,6 +92,10 @@ def test_config_changes_rerun_only_what_depends_on_them(done, tmp_path):
     rate = planned(root, lambda c: c["codec"].update(crf=[30, 40, 50]))
     assert {p for p in rate if "/crf50/" not in p} <= SUMMARY  # no training, no other rate
     assert {"results/tiny/x4/lr/crf50/stream.mp4", "results/tiny/x4/stdo/crf50/metrics.json"} <= rate
+    # the methods' training batch is not the general model's: training re-runs, the labels and chunks do not
+    batch = planned(root, lambda c: c["train"].update(batch_size=3))
+    assert "results/tiny/x4/m0/lossless/chunk0.pt" in batch
+    assert not {p for p in batch if "general" in p or p.endswith(("patches.parquet", "chunks.parquet"))}
 
 
 def test_select_runs_only_its_jobs_and_the_packages_and_says_what_each_chunk_ships(done, tmp_path):

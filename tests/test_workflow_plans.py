@@ -55,7 +55,7 @@ def test_the_package_jobs_get_the_model_storage_only_where_it_is_not_the_default
     so a finished run rebuilds no package."""
     root = workdir(tmp_path, frames_dir)
     default = [line for line in snakemake(root, "-n", "-p").stdout.splitlines() if "stdo package" in line]
-    assert default and all('"playback": {"batch": 16, "pad": 0, "precision": "fp32", "runtime": "onnx"}, "scale": 4}'
+    assert default and all('"playback": {"batch": 16, "pad": 0, "precision": "auto", "runtime": "onnx"}, "scale": 4}'
                            in line for line in default)
     int8 = snakemake(root, "-n", "-p", "--config", "package={weights: int8, compression: zlib}").stdout
     commands = [line for line in int8.splitlines() if "stdo package" in line]

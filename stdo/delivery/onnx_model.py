@@ -60,7 +60,7 @@ def export(model, path, *, cafm_chunks: int | None = None, weights: str = "fp16"
     `compression` (see the module docstring); for a `stdo.models.CaFM` model, `cafm_chunks` must be
     its number of chunks. `minus`: {state_dict name: float32 array} subtracted from those weights
     before they are stored (a delta against a base the client holds: `with_weights`). Returns what to
-    record in a manifest: opset, weights, compression, inputs, bytes (file size), params (count)."""
+    record in a manifest: opset, weights, compression, inputs, bytes (file size), params and buffers (`counts`)."""
     from ..models import CaFM, count_params
 
     if isinstance(model, CaFM) != (cafm_chunks is not None) or (cafm_chunks and cafm_chunks != model.chunks):
@@ -77,7 +77,20 @@ def export(model, path, *, cafm_chunks: int | None = None, weights: str = "fp16"
     with atomic_path(path) as tmp:
         tmp.write_bytes(zlib.compress(data, 9) if compression == "zlib" else data)
     return {"opset": OPSET, "weights": weights, "compression": compression, "inputs": inputs,
-            "bytes": Path(path).stat().st_size, "params": count_params(model)}
+            "bytes": Path(path).stat().st_size,
+            **counts(count_params(model), sum(b.numel() for b in model.buffers() if b.is_floating_point()))}
+
+
+def counts(params: int, buffers: int = 0) -> dict:
+    """What a manifest entry says the graph holds: `params` (the model's parameters, what the tables count)
+    and `buffers` (its floating buffers, e.g. an RGB mean; left out when there are none, as in entries
+    written before it existed). The graph's stored tensors add up to their sum."""
+    return {"params": params, **({"buffers": buffers} if buffers else {})}
+
+
+def stored_count(entry: dict) -> int:
+    """The number of values the graph of a manifest entry (`counts`) must store."""
+    return entry["params"] + entry.get("buffers", 0)
 
 
 def _floating_state(model) -> dict:

@@ -29,7 +29,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--runtime", choices=RUNTIMES, default=None, help="default: the manifest's (as evaluated)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: CUDA when present)")
     p.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help="bf16: torch runtime only (default: the manifest's)")
+                   help="bf16: torch runtime only; auto: bf16 with the torch runtime where the device has native "
+                        "bf16 matrix units, else fp32 (default: the manifest's)")
     p.add_argument("--pad", type=int, default=None,
                    help="LR pixels of context per patch (default: the manifest's, as evaluated by the server)")
     p.add_argument("--lossless", action="store_true", help="write FFV1 (RGB, bit-exact frames) instead of x264")
@@ -77,7 +78,7 @@ def play(package_path, output, *, runtime=None, device="auto", precision=None, p
     check_output(output, lossless)
     package = open_package(package_path, base_dir=base_dir)
     m = package.manifest
-    settings = playback(m, runtime=runtime, precision=precision, pad=pad)
+    settings = playback(m, device, runtime=runtime, precision=precision, pad=pad)
     frames = Progress(upscale(package, device=device, threads=threads, **settings), m["frames"])
     if lossless:
         stream.encode_lossless(frames, output, fps=m["fps"], threads=threads)

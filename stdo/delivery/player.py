@@ -23,7 +23,7 @@ from . import onnx_model, stream
 from .manifest import MANIFEST, Package
 
 RUNTIMES = ("torch", "onnx")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def grid_of(manifest: dict) -> Grid:
@@ -178,10 +178,10 @@ def _plus_base(path, delta: dict, weights: dict, base_sha256: str, base: dict) -
 
 def _check_onnx(path, entry: dict, proto, weights: dict) -> None:
     """The graph is self-describing; check it is the model the manifest announces (weights, inputs)."""
-    weights = sum(w.size for w in weights.values())
-    if weights != entry["params"]:
+    weights, expected = sum(w.size for w in weights.values()), onnx_model.stored_count(entry)
+    if weights != expected:
         raise InputError(f"{path}: holds {weights:,} weights, the manifest's model ({_description(entry)}) "
-                         f"{entry['params']:,}")
+                         f"{expected:,}")
     takes_chunk = "chunk" in onnx_model.input_names(proto)
     if takes_chunk != bool(entry.get("cafm_chunks")):
         raise InputError(f"{path}: takes {'a' if takes_chunk else 'no'} chunk input, the manifest's model "
@@ -200,15 +200,27 @@ def load_models(package: Package, runtime: str, device: str, precision: str, thr
     return [OnnxModel(package, entry, device, threads, base) for entry in package.manifest["models"]]
 
 
-PLAYBACK = {"runtime": "onnx", "precision": "fp32", "pad": 0, "batch": 16, "block_frames": 2}
+PLAYBACK = {"runtime": "onnx", "precision": "auto", "pad": 0, "batch": 16, "block_frames": 2}
 
 
-def playback(manifest: dict, **overrides) -> dict:
-    """How to play a package: the settings the server evaluated it with (the manifest's `playback`),
-    with the caller's overrides (None keeps the manifest's)."""
+def playback(manifest: dict, device: str = "cpu", **overrides) -> dict:
+    """How to play a package on `device`: the settings the server evaluated it with (the manifest's
+    `playback`), with the caller's overrides (None keeps the manifest's); precision 'auto' as it runs there."""
     settings = {**PLAYBACK, **manifest.get("playback", {})}
     settings.update({k: v for k, v in overrides.items() if v is not None})
+    if settings["precision"] == "auto":
+        settings["precision"] = _auto_precision(settings["runtime"], device)
     return settings
+
+
+def _auto_precision(runtime: str, device: str) -> str:
+    """ONNX Runtime computes in fp32 whatever the weights are stored as; PyTorch runs bf16 where the device has
+    native bf16 matrix units (`stdo.infer.choose_precision`)."""
+    if runtime != "torch":
+        return "fp32"
+    from .. import infer
+
+    return infer.choose_precision("auto", infer.device_of(device))
 
 
 def upscale(package: Package, *, runtime: str | None = None, device: str = "cpu", precision: str | None = None,
@@ -220,7 +232,7 @@ def upscale(package: Package, *, runtime: str | None = None, device: str = "cpu"
     are the evaluated frames. `batch` caps the patches of one forward pass (small batches keep the
     activations in cache: 16 patches of 32x36 LR px ran 1.5x faster than 64 on our CPU)."""
     m = package.manifest
-    play = playback(m, runtime=runtime, precision=precision, pad=pad, batch=batch, block_frames=block_frames)
+    play = playback(m, device, runtime=runtime, precision=precision, pad=pad, batch=batch, block_frames=block_frames)
     grid, scale, router, pad = grid_of(m), m["scale"], Router(package), int(play["pad"])
     runners = load_models(package, play["runtime"], device, play["precision"], threads)
     chunk_model = m["routing"]["chunk_model"]
