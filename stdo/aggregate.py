@@ -12,17 +12,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import rd  # noqa: E402
+from .curves import RISE_DB  # noqa: E402
 from .io import atomic_path, load_json, save_png, save_text  # noqa: E402
 from .report.document import Note, Table, markdown, number  # noqa: E402
 
 COLUMNS = ["video", "category", "scale", "method", "rate", "train_rate", "split", "mode", "k", "models", "fallbacks",
-           "deltas", "arch", "init", "budget", "steps", "params_per_model", "total_params", "map_bits", "map_bytes",
-           "model_bytes", "models_and_map_bytes", "stream_bytes", "package_bytes", "base", "base_bytes",
+           "deltas", "arch", "init", "budget", "steps", "epochs", "params_per_model", "total_params", "map_bits",
+           "map_bytes", "model_bytes", "models_and_map_bytes", "stream_bytes", "package_bytes", "base", "base_bytes",
            "package_bytes_with_base", "kbps_package", "kbps_package_with_base", "psnr_stdo_patch",
            "psnr_frame_rgb", "psnr_frame_y", "psnr_cafm", "ssim", "psnr_patch_mean", "rd_psnr_rgb", "rd_psnr_y",
-           "rd_ssim", "vmaf", "vmaf_model", "pad", "train_seconds", "frames", "eval_frames", "patches", "sr_sha256"]
+           "rd_ssim", "vmaf", "vmaf_neg", "vmaf_model", "pad", "train_seconds", "curve_rise_db", "converged", "frames",
+           "eval_frames", "patches", "sr_sha256"]
 SHOWN = ["video", "scale", "method", "rate", "k", "total_params", "models_and_map_bytes", "kbps_package", "steps",
-         "psnr_stdo_patch", "psnr_frame_y", "ssim", "rd_psnr_y", "vmaf", "train_seconds"]
+         "psnr_stdo_patch", "psnr_frame_y", "ssim", "rd_psnr_y", "vmaf_neg", "vmaf", "train_seconds", "converged"]
 LEGEND = Note(
     "PSNR conventions (dB, 8-bit RGB output; every SR frame as the client plays the package: its stored weights "
     "(fp16 unless package.weights says int8), patches of the grid):",
@@ -31,12 +33,17 @@ LEGEND = Note(
      "psnr_frame_rgb / psnr_frame_y: whole frames, eval frames (every eval_every-th), shave = scale, PSNR of the "
      "mean MSE; Y = BT.601 studio range.",
      "ssim: Y channel, shave = scale, Gaussian window (sigma 1.5), mean over eval frames.",
-     "rd_psnr_rgb / rd_psnr_y / rd_ssim / vmaf: every frame, whole frame, nothing shaved (the rate-distortion legend "
+     "rd_psnr_rgb / rd_psnr_y / rd_ssim / vmaf / vmaf_neg: every frame, whole frame, nothing shaved (the "
+     "rate-distortion legend "
      "in comparison.md).",
      "models_and_map_bytes: the package's model files (ONNX; fp16 weights unless package.weights/ship say int8 or "
      "deltas) and chunk map, measured on the files; package_bytes adds the LR bitstream and the manifest.",
      "steps: the method's optimizer-step budget (budget 'total': shared among its chunk models by chunk size; "
-     "'per_chunk': each chunk model gets all of it).",
+     "'per_chunk': each chunk model gets all of it); epochs, where the budget was given so: passes over the video's "
+     "LR patch tiles, steps = epochs x patches / batch.",
+     f"converged: 'not converged' where one of the method's models still gained more than {RISE_DB} dB over the last "
+     "doubling of its steps (curve_rise_db: the largest such gain; PSNR on a fixed subset of its own training "
+     "patches, STDO convention; results/curves.csv); empty where no curve was recorded.",
      "fallbacks: chunks whose trained model lost to the general model or bicubic on the chunk's patches and that "
      "ship that instead (config select; empty where select is off or for the reference rows)."))
 # Said, with the columns, only where some package assumes a resident base (package.base: resident).
@@ -99,7 +106,7 @@ def pool_categories(table: pd.DataFrame) -> pd.DataFrame:
 def cell(column: str, value) -> str:
     if column in ("ssim", "rd_ssim"):
         return number(value, 4)
-    if column.startswith(("psnr", "rd_psnr", "kbps")) or column == "vmaf":
+    if column.startswith(("psnr", "rd_psnr", "kbps", "vmaf")):
         return number(value, 2)
     if isinstance(value, float) or pd.isna(value):
         return number(value, 0)
@@ -131,7 +138,9 @@ def comparison(table: pd.DataFrame, rd_rows: pd.DataFrame) -> list:
     blocks = [Table(_measure(lossless, value, order), title) for value, title in MEASURES.items()]
     if rd.resident(lossless):
         blocks.append(_bases(lossless, order))
-    return [*blocks, _budget_note(lossless), *rd.bd_section(rd_rows, method_order(table))]
+    said = rd.verdict(rd_rows)
+    verdict = [Note("**Verdict.** " + " ".join(said))] if said else []
+    return [*verdict, *blocks, _budget_note(lossless), *rd.bd_section(rd_rows, method_order(table))]
 
 
 def method_order(table: pd.DataFrame) -> list:
@@ -141,7 +150,8 @@ def method_order(table: pd.DataFrame) -> list:
 
 def _budget_note(table: pd.DataFrame) -> Note:
     budget = table.dropna(subset=["steps"]).drop_duplicates("method")
-    budgets = ", ".join(f"{r.method} {r.steps:.0f}" for r in budget.itertuples())
+    budgets = ", ".join(f"{r.method} {r.steps:.0f}" + (f" ({r.epochs:g} epochs)" if pd.notna(r.epochs) else "")
+                        for r in budget.itertuples())
     rule = "shared among a method's chunk models by chunk size" if set(budget["budget"].dropna()) <= {"total"} \
         else "each chunk model gets the full budget (budget: per_chunk)"
     return Note(f"Lossless LR (the papers' setting). Training budget (optimizer steps): {budgets}; {rule}.")

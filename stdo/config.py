@@ -43,6 +43,10 @@ def load(config: dict, schema_path) -> dict:
                         (config.get("sweep"), "methods")):
         if isinstance(parent, dict) and isinstance(parent.get(key), dict):
             parent[key] = {name: value for name, value in parent[key].items() if value is not None}
+    # a method's key set to null drops that key (e.g. `steps: null, epochs: 50` over a method with steps)
+    for name, recipe in (config.get("methods") or {}).items():
+        if isinstance(recipe, dict):
+            config["methods"][name] = {k: v for k, v in recipe.items() if v is not None}
     with open(schema_path) as f:
         schema = yaml.safe_load(f)
     validator = _filling_defaults(Draft202012Validator)(schema)
@@ -77,8 +81,9 @@ def _expand_sweep(config: dict) -> None:
     methods = {name: m for name, m in (config["methods"] or {}).items() if "sweep" not in m}
     made = {}
     for family, spec in sweep["methods"].items():
-        if not {"arch", "steps", "arch_kwargs"}.isdisjoint(spec):
-            raise InputError(f"config: sweep.methods.{family}: arch, arch_kwargs and steps come from the sweep")
+        if not {"arch", "steps", "epochs", "arch_kwargs"}.isdisjoint(spec):
+            raise InputError(f"config: sweep.methods.{family}: arch, arch_kwargs and steps come from the sweep "
+                             "(a sweep's budgets are steps, not epochs)")
         first = spec.get("after")
         if first is not None and (first not in sweep["methods"] or sweep["methods"][first].get("after")):
             raise InputError(f"config: sweep.methods.{family}.after: '{first}' is not a one-stage family of the sweep")
@@ -268,6 +273,8 @@ def _check(config: dict) -> None:
     general_spec = general(config)
     known = archs.names()
     if general_spec != "bicubic":
+        if "checkpoint" not in general_spec:
+            _check_budget("config: general", general_spec)
         if general_spec["arch"] not in known:
             raise InputError(f"config: general.arch: unknown '{general_spec['arch']}'; registered: {', '.join(known)}")
         _check_arch_kwargs("config: general", general_spec)
@@ -286,6 +293,7 @@ def _check_package(config: dict) -> None:
 
 def _check_method(config: dict, name: str, general_spec, known) -> None:
     m, where = method(config, name), f"config: methods.{name}"
+    _check_budget(where, m)
     if m["arch"] not in known:
         raise InputError(f"{where}.arch: unknown '{m['arch']}'; registered: {', '.join(known)}")
     _check_arch_kwargs(where, m)
@@ -316,6 +324,16 @@ def _check_method(config: dict, name: str, general_spec, known) -> None:
     if (source["arch"], source["arch_kwargs"]) != (m["arch"], m["arch_kwargs"]):
         raise InputError(f"{where}.init: the {m['init']} model ({source['arch']} {source['arch_kwargs']}) has another "
                          f"architecture than the method ({m['arch']} {m['arch_kwargs']})")
+
+
+def _check_budget(where: str, recipe: dict) -> None:
+    """A training budget is given once: optimizer steps, or epochs (passes over the patches, `stdo.train.step_budget`);
+    a learning curve has no more points than steps (epochs are steps only once the chunks are known)."""
+    if ("steps" in recipe) == ("epochs" in recipe):
+        raise InputError(f"{where}: give exactly one of steps and epochs (the training budget)")
+    if recipe.get("curve_points", 0) > recipe.get("steps", float("inf")):
+        raise InputError(f"{where}: curve_points {recipe['curve_points']} is more than its {recipe['steps']} steps; "
+                         f"set train.curve_points lower")
 
 
 def sparse_update_problem(init: str, mode: str) -> str | None:
@@ -368,7 +386,8 @@ def general(config: dict):
         return spec
     if "checkpoint" in spec:
         return {"arch": "espcn", "arch_kwargs": {}, **spec}
-    return {**GENERAL_DEFAULTS, **spec}
+    defaults = {k: v for k, v in GENERAL_DEFAULTS.items() if k != "steps" or "epochs" not in spec}
+    return {**defaults, **spec}
 
 
 def general_recipe(config: dict, scale: int) -> dict:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from . import metrics
 from .cluster import load_chunks
+from .curves import convergence
 from .delivery import stream
 from .delivery.manifest import base_label, open_package
 from .delivery.player import playback, upscale
@@ -80,7 +81,8 @@ class Scorer:
     def result(self, chunk: np.ndarray | None = None) -> dict:
         video = self.quality.result()
         out = {"frames": video["frames"], "rd_psnr_rgb": video["psnr_rgb"], "rd_psnr_y": video["psnr_y"],
-               "rd_ssim": video["ssim"], "vmaf": video["vmaf"], "vmaf_model": video["vmaf_model"],
+               "rd_ssim": video["ssim"], "vmaf": video["vmaf"], "vmaf_neg": video["vmaf_neg"],
+               "vmaf_model": video["vmaf_model"],
                "vmaf_subsample": video["vmaf_subsample"],
                "rd_psnr_y_per_frame": video["per_frame"]["psnr_y"], "vmaf_per_frame": video["per_frame"]["vmaf"],
                "sr_sha256": self.digest.hexdigest()}
@@ -97,6 +99,14 @@ class Scorer:
                 "eval_frame_ids": sorted(self.eval_frames), **metrics.pool_frame_scores(pooled)}
 
 
+def steps_trained(info: dict | None, model_metas) -> dict:
+    """The step budget of a method given in epochs, known only once its models are trained (their sidecars)."""
+    if not (info or {}).get("epochs"):
+        return {}
+    budgets = [load_json(p)["budget_steps"] for p in model_metas if "budget_steps" in load_json(p)]
+    return {"steps": budgets[0]} if budgets else {}
+
+
 def model_summary(manifest: dict, model_metas) -> dict:
     """Parameters the client runs and stores, and the training seconds of the models (sidecars)."""
     entries = manifest["models"]
@@ -109,11 +119,13 @@ def model_summary(manifest: dict, model_metas) -> dict:
     map_bits = (manifest["frames"] * manifest["grid"]["rows"] * manifest["grid"]["cols"]
                 * math.ceil(math.log2(routing["k"])) if routing["by"] == "map" else 0)
     ships = routing.get("ships", [])
+    metas = [load_json(p) for p in model_metas]
     return {"models": len([e for e in entries if e["file"]]), "arch": first["arch"], "total_params": total,
             "deltas": sum(bool(e.get("delta")) for e in entries),
             "fallbacks": sum(s != "trained" for s in ships) if ships else None, "ships": ships,
             "params_per_model": per_model, "map_bits": map_bits,
-            "train_seconds": round(sum(load_json(p).get("train_seconds", 0.0) for p in model_metas), 1)}
+            "train_seconds": round(sum(m.get("train_seconds", 0.0) for m in metas), 1),
+            **convergence(m.get("curve_rise_db") for m in metas if "budget_steps" in m)}
 
 
 def evaluate(package_path, hr_path, patches_path, out, *, chunks_path=None, model_meta_paths=(),
@@ -138,7 +150,7 @@ def evaluate(package_path, hr_path, patches_path, out, *, chunks_path=None, mode
     result = {**(info or {}), "scale": m["scale"], "fps": m["fps"], "pad": play["pad"],
               "playback": f"{play['runtime']} {play['precision']}, pad {play['pad']}",
               "encoder": m["stream"].get("encoder"), "stream": _settings(m["stream"]), "base": base_label(m),
-              **model_summary(m, list(model_meta_paths)), **sizes,
+              **model_summary(m, list(model_meta_paths)), **steps_trained(info, model_meta_paths), **sizes,
               **{rate: kbps(sizes[size], m["frames"], m["fps"]) for rate, size in KBPS.items()}, **scores}
     save_json(result, out)
     log.info("%s at %s: %.1f kbit/s, PSNR-Y %.2f dB, VMAF %.2f", result.get("method"), result.get("rate"),

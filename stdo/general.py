@@ -20,7 +20,7 @@ from .infer import choose_precision, precision_note, setup
 from .ingest import downscale, read_image
 from .io import sha256_files
 from .patches import Grid, cut
-from .train import CropSampler, fit, initial_model, ran_as
+from .train import CropSampler, fit, initial_model, ran_as, step_budget, steps_of
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,14 @@ def _trained(scale: int, spec: dict, seed: int, precision: str, device: str, thr
     lr, hr = photo_tiles(scale)
     kwargs = spec.get("arch_kwargs", {})
     model = initial_model(spec["arch"], kwargs, scale, "scratch", None, seed)
-    log.info("general x%d: %s on %d photo tiles, %d steps, %s", scale, spec["arch"], len(lr), spec["steps"],
+    epochs, batch = spec.get("epochs"), spec["batch_size"]
+    steps = steps_of(step_budget(spec.get("steps"), epochs, len(lr), batch), epochs,
+                     f"{len(lr)} photo tiles at batch {batch}")
+    log.info("general x%d: %s on %d photo tiles, %d steps, %s", scale, spec["arch"], len(lr), steps,
              precision_note(precision, dev))
     sampler = CropSampler(lr, hr, scale, spec["crop"], dev, seed=seed)
     ran = choose_precision(precision, dev)
-    result = fit(model, sampler, spec["steps"], spec["batch_size"], spec["lr"], precision=ran)
+    result = fit(model, sampler, steps, batch, spec["lr"], precision=ran)
     return model, {"arch": spec["arch"], "arch_kwargs": kwargs, "source": "scikit-image photos",
-                   "photos": list(PHOTOS), "steps": spec["steps"], "seed": seed,
+                   "photos": list(PHOTOS), "steps": steps, "epochs": epochs, "seed": seed,
                    **ran_as(precision, ran), **result}

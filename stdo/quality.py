@@ -12,7 +12,9 @@ Conventions (also returned in every result as `conventions`):
 - SSIM and VMAF come from libvmaf in the static FFmpeg of imageio-ffmpeg. Both videos are first
   converted rgb24 -> yuv420p by FFmpeg's default conversion (BT.601, limited range: its Y is
   `stdo.metrics.rgb_to_y` rounded, off by one on ~0.4 % of pixels from swscale's fixed-point
-  arithmetic). VMAF: model vmaf_v0.6.1, mean over frames. SSIM: libvmaf's
+  arithmetic). VMAF: model vmaf_v0.6.1, mean over frames; VMAF NEG: libvmaf's built-in vmaf_v0.6.1neg
+  ("no enhancement gain": the model the video-coding community scores enhancement with, since the default
+  model rewards sharpening), computed in the same pass, mean over frames. SSIM: libvmaf's
   float_ssim on the Y plane (11x11 Gaussian window, sigma 1.5, images first decimated by
   max(1, round(min(H, W) / 256)) as in Wang's reference code), mean over frames.
 - `vmaf_subsample` n > 1: libvmaf scores (VMAF and SSIM) frames 0, n, 2n ... only (its
@@ -34,6 +36,7 @@ from .errors import InputError
 from .metrics import psnr
 
 VMAF_MODEL = "vmaf_v0.6.1"
+VMAF_MODELS = {"vmaf": VMAF_MODEL, "vmaf_neg": "vmaf_v0.6.1neg"}  # result key -> libvmaf's built-in model
 # BT.601 studio-range luma weights; the +16 offset cancels in a difference.
 _Y_WEIGHTS = (np.array([65.481, 128.553, 24.966]) / 255.0).astype(np.float32)
 # Smaller frames crash (SIGSEGV) the libvmaf of imageio-ffmpeg's FFmpeg 9.0.2 (found by probing).
@@ -47,7 +50,7 @@ CONVENTIONS = (
     "16 + (65.481 R + 128.553 G + 24.966 B) / 255 in float from RGB. ssim/vmaf: libvmaf "
     f"({VMAF_MODEL}) via FFmpeg on yuv420p from FFmpeg's rgb24 conversion (BT.601 limited range); "
     "ssim = float_ssim on Y (11x11 Gaussian sigma 1.5, auto decimation), mean over frames; "
-    "vmaf = mean over frames."
+    f"vmaf = mean over frames; vmaf_neg = the same with {VMAF_MODELS['vmaf_neg']} (no enhancement gain)."
 )
 
 
@@ -97,7 +100,10 @@ def ffmpeg_command(reference_path, shape, offset: int, *, fps: float, threads: i
     _, height, width, _ = shape
     raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{width}x{height}",
            "-framerate", f"{fps:g}"]
-    vmaf = ":".join([f"model=version={VMAF_MODEL}", "feature=" + "|".join(f"name={f}" for f in features),
+    # several models in one pass: '|' between them, a ':' inside one escaped for the option parser (and its
+    # backslash for the filter-graph parser)
+    models = "|".join(f"version={version}\\\\:name={key}" for key, version in VMAF_MODELS.items())
+    vmaf = ":".join([f"model={models}", "feature=" + "|".join(f"name={f}" for f in features),
                      f"n_threads={threads}", f"n_subsample={vmaf_subsample}", "log_fmt=json",
                      f"log_path={_LOG_NAME}"])
     # libvmaf's first input is the distorted ("main") video, the second the reference.
@@ -220,6 +226,7 @@ class VideoQuality:
             "psnr_y": float(psnr(mse_y.mean())),
             "ssim": float(pooled["float_ssim"]["mean"]),
             "vmaf": float(pooled["vmaf"]["mean"]),
+            "vmaf_neg": float(pooled["vmaf_neg"]["mean"]),
             "vmaf_model": VMAF_MODEL + (f", 1 frame in {self.vmaf_subsample}" if self.vmaf_subsample > 1 else ""),
             "vmaf_subsample": self.vmaf_subsample,
             "per_frame": {"psnr_y": [float(v) for v in psnr(mse_y)],

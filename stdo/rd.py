@@ -26,8 +26,8 @@ LOSSLESS = "lossless"
 RD_COLUMNS = ["video", "scale", "method", "rate", "train_rate", "encoder", "stream", "frames", "fps",
               "stream_bytes", "models_and_map_bytes", "package_bytes", "base", "base_bytes", "package_bytes_with_base",
               "kbps_stream", "kbps_models_and_map", "kbps_package", "kbps_package_with_base", "rd_psnr_rgb",
-              "rd_psnr_y", "rd_ssim", "vmaf", "vmaf_model"]
-QUALITIES = {"rd_psnr_y": "PSNR-Y dB", "vmaf": "VMAF"}
+              "rd_psnr_y", "rd_ssim", "vmaf", "vmaf_neg", "vmaf_model"]
+QUALITIES = {"rd_psnr_y": "PSNR-Y dB", "vmaf_neg": "VMAF-NEG", "vmaf": "VMAF"}
 # BD-rates count every byte of the package; the second kind counts the LR stream only, as if the models
 # cost nothing: what overfitting buys once the model bytes are amortised (a long video, a resident model);
 # the third adds a resident base's bytes to every package, as for a client that does not hold it.
@@ -41,7 +41,8 @@ kbps_models_and_map only the models and the map (the papers' measure). Quality o
 original HR frames, whole frame, nothing shaved:
 rd_psnr_rgb / rd_psnr_y = PSNR of the mean MSE (Y = BT.601 studio range from RGB); rd_ssim = libvmaf float_ssim (Y),
 mean over frames; vmaf = libvmaf, model given in vmaf_model, mean over frames (over every n-th frame only where
-vmaf_model says so, SSIM alike). hr_codec = the HR frames through the
+vmaf_model says so, SSIM alike); vmaf_neg = the same with vmaf_v0.6.1neg, VMAF's "no enhancement gain" model,
+which does not reward sharpening (the score enhancement such as SR is judged by). hr_codec = the HR frames through the
 same encoder (the anchor of the BD-rates); bicubic = the LR stream upscaled by bicubic at the client."""
 
 
@@ -107,6 +108,58 @@ def _bd(anchor, points, quality: str, rate: str):
     return value, (bdrate.bd_rate_reason(*args) if np.isnan(value) else None)
 
 
+REFERENCE_ROWS = ("bicubic", "general")  # what a player has without any per-video model
+VERDICT_QUALITIES = ("vmaf_neg", "rd_psnr_y")  # scores that do not reward sharpening
+
+
+def verdict(table: pd.DataFrame) -> list[str]:
+    """One paragraph per (video, scale) from the rate-distortion rows: which row needs the fewest bits for the same
+    quality against the codec alone, and whether the best per-video (overfitted) method earns its bytes against
+    the general model, on VMAF-NEG and PSNR-Y, every byte of the package counted."""
+    paragraphs = []
+    for (video, scale), methods in curves(table).items():
+        anchor = methods.get(ANCHOR)
+        if anchor is None:
+            continue
+        codec = ", ".join(dict.fromkeys(anchor["encoder"].dropna())) or "the codec"
+
+        def against(reference, points):
+            return [bdrate.bd_rate(reference["kbps_package"], reference[q], points["kbps_package"], points[q])
+                    for q in VERDICT_QUALITIES]
+
+        scores = {m: against(anchor, p) for m, p in methods.items() if m != ANCHOR}
+        ranked = sorted((m for m in scores if not np.isnan(scores[m][0])), key=lambda m: scores[m][0])
+        if not ranked:
+            paragraphs.append(f"{video} x{scale}: no method's curve overlaps {codec} alone in VMAF-NEG; no verdict.")
+            continue
+        best = ranked[0]
+        text = [f"{video} x{scale}, against {codec} alone: at equal quality {_who(best, methods)} needs "
+                f"{_bits(scores[best])} (BD-rate VMAF-NEG / PSNR-Y, every byte counted; bicubic, the player alone: "
+                f"{_bits(scores.get('bicubic', [np.nan] * 2))})."]
+        own = [m for m in ranked if m not in REFERENCE_ROWS]
+        if own and "general" in methods:
+            mine = own[0]
+            versus = against(methods["general"], methods[mine])
+            text.append(f"The best per-video method, {mine} ({_bits(scores[mine])} against the codec), needs "
+                        f"{_bits(versus)} against {_who('general', methods)}: "
+                        + ("its per-video models earn their bytes." if versus[0] < 0 else
+                           "its per-video models cost more bytes than the quality they add."))
+        paragraphs.append(" ".join(text))
+    return paragraphs
+
+
+def _who(method: str, methods: dict) -> str:
+    base = ", ".join(b for b in dict.fromkeys(methods[method]["base"]) if b != NO_BASE)
+    if method == "general":
+        return "the general model" + (" resident at the client" if base else " sent with each package")
+    return method if method != "bicubic" else "bicubic (the LR stream upscaled by the player)"
+
+
+def _bits(values) -> str:
+    parts = ["n/a" if np.isnan(v) else f"{v:+.1f} %" for v in values]
+    return " / ".join(parts) + (" bits" if any(not np.isnan(v) for v in values) else "")
+
+
 def bd_section(table: pd.DataFrame, order=None) -> list:
     """The BD-rates of the methods in `table` (rd_table) against the codec alone, as comparison.md and the report
     show them, and the conventions of the rate-distortion measures; nothing without a lossy rate point."""
@@ -139,7 +192,8 @@ def bd_note(bd: pd.DataFrame, vmaf_model: str) -> str:
     note = (f"BD-rate against the HR video through the same encoder (hr_codec), piecewise cubic (PCHIP) over the "
             f"quality range both curves cover; rate = every byte of the package (LR bitstream + models + chunk map + "
             f"manifest); 'stream only' counts the LR bitstream alone, as if the models cost nothing (the limit of a "
-            f"long video, or a model the client already has). PSNR-Y over every frame, VMAF ({vmaf_model}). "
+            f"long video, or a model the client already has). PSNR-Y over every frame, VMAF ({vmaf_model}) and "
+            f"VMAF-NEG (vmaf_v0.6.1neg, which does not reward sharpening). "
             f"Negative = fewer bits than the codec alone for the same quality. 'points' = the method's rate points vs "
             f"the anchor's.")
     if resident(bd):

@@ -24,6 +24,7 @@ from torch import nn
 from . import models
 from .cluster import load_chunks
 from .config import sparse_update_problem
+from .curves import Recorder
 from .delivery import onnx_model
 from .errors import InputError
 from .infer import autocast, choose_precision, precision_note, setup, to_tensor
@@ -94,17 +95,19 @@ def _read_crops(frames: np.ndarray, frame, y0, x0, size: int, flip_y, flip_x) ->
 
 
 def fit(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr: float,
-        route: torch.Tensor | None = None, params=None, precision: str = "fp32", log_every: int = 50) -> dict:
+        route: torch.Tensor | None = None, params=None, precision: str = "fp32", log_every: int = 50,
+        curve: Recorder | None = None) -> dict:
     """Adam + cosine decay on L1 (STDO's recipe); returns the logged losses and the seconds spent.
 
     `route` (chunk index per patch) feeds CaFM models their samples' chunks; `params` restricts
     what is trained (default: everything); `precision` bf16/fp16 trains under autocast (fp16 with
-    loss scaling)."""
+    loss scaling); `curve` records the learning curve (its probing is not counted in the seconds)."""
     model.to(sampler.device).train()
     opt = torch.optim.Adam(model.parameters() if params is None else params, lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
     scaler = torch.amp.GradScaler(sampler.device.type, enabled=precision == "fp16")
     losses, running, since, start = [], 0.0, 0, time.perf_counter()
+    probed = curve.probing if curve else 0.0
     for step in range(1, steps + 1):
         x, y, idx = sampler.sample(batch_size)
         with autocast(sampler.device, precision):
@@ -116,23 +119,26 @@ def fit(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr:
         scaler.update()
         schedule.step()
         running, since = running + loss.detach(), since + 1  # no per-step device sync
+        if curve is not None:
+            curve.after_step(model, loss.detach())
         if step % log_every == 0 or step == steps:
             losses.append(float(running) / since)
             log.info("step %d/%d  L1 %.5f  %.1f s", step, steps, losses[-1], time.perf_counter() - start)
             running, since = 0.0, 0
     model.eval()
-    return {"losses": losses, "train_seconds": round(time.perf_counter() - start, 3)}
+    probed = curve.probing - probed if curve else 0.0
+    return {"losses": losses, "train_seconds": round(time.perf_counter() - start - probed, 3)}
 
 
 def fit_sparse(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr: float, fraction: float,
-               route: torch.Tensor | None = None, precision: str = "fp32") -> dict:
+               route: torch.Tensor | None = None, precision: str = "fp32", curve: Recorder | None = None) -> dict:
     """SRVC's sparse update at equal steps: the first half of `steps` trains every weight (`fit`); then the
     `fraction` of the parameters that moved most from where they started (the base) is kept, every other
     entry is reset to the base, and the second half trains the kept entries only: their gradients are masked
     and a fresh Adam holds no momentum from the first half, so a masked entry cannot move (checked)."""
     model.to(sampler.device)
     base = {name: p.detach().clone() for name, p in model.named_parameters()}
-    first = fit(model, sampler, steps // 2, batch_size, lr, route=route, precision=precision)
+    first = fit(model, sampler, steps // 2, batch_size, lr, route=route, precision=precision, curve=curve)
     masks = largest_changes(model, base, fraction)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -141,7 +147,7 @@ def fit_sparse(model: nn.Module, sampler: CropSampler, steps: int, batch_size: i
     hooks = [p.register_hook(lambda grad, mask=masks[name]: torch.where(mask, grad, 0)) for name, p in trained.items()]
     try:
         second = fit(model, sampler, steps - steps // 2, batch_size, lr, route=route, params=list(trained.values()),
-                     precision=precision)
+                     precision=precision, curve=curve)
     finally:
         for hook in hooks:
             hook.remove()
@@ -172,11 +178,19 @@ def _check_unmoved(model: nn.Module, base: dict, masks: dict) -> None:
 
 
 def _fit(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr: float, fraction: float | None,
-         route: torch.Tensor | None = None, params=None, precision: str = "fp32") -> dict:
-    """`fit`, or `fit_sparse` where a `fraction` of the weights is to be kept (never with `params`: CaFM)."""
+         route: torch.Tensor | None = None, params=None, precision: str = "fp32", curve_points: int = 0) -> dict:
+    """`fit`, or `fit_sparse` where a `fraction` of the weights is to be kept (never with `params`: CaFM); with
+    `curve_points`, the learning curve at that many points (at most one a step) in the result."""
+    curve = Recorder(sampler, steps, min(curve_points, steps), route) if curve_points else None
+    if curve is not None:
+        curve.record_start(model)
     if fraction is None:
-        return fit(model, sampler, steps, batch_size, lr, route=route, params=params, precision=precision)
-    return fit_sparse(model, sampler, steps, batch_size, lr, fraction, route=route, precision=precision)
+        result = fit(model, sampler, steps, batch_size, lr, route=route, params=params, precision=precision,
+                     curve=curve)
+    else:
+        result = fit_sparse(model, sampler, steps, batch_size, lr, fraction, route=route, precision=precision,
+                            curve=curve)
+    return {**result, **(curve.result() if curve else {})}
 
 
 def _check_fraction(fraction: float | None, init: str, mode: str) -> None:
@@ -194,10 +208,28 @@ def ran_as(configured: str, ran: str) -> dict:
     return {"precision": ran, "precision_config": configured}
 
 
-def chunk_steps(total_steps: int, chunk_sizes, chunk: int) -> int:
+def chunk_budget(total_steps: float, chunk_sizes, chunk: int) -> float:
     """A chunk model's share of the method's step budget, in proportion to its patch count."""
     sizes = np.asarray(chunk_sizes, dtype=np.float64)
-    return max(1, int(round(total_steps * sizes[chunk] / sizes.sum())))
+    return total_steps * sizes[chunk] / sizes.sum()
+
+
+def step_budget(steps: int | None, epochs: float | None, samples: int, batch_size: int) -> float:
+    """A method's optimizer-step budget: `steps`, or `epochs` passes over the video's `samples` in batches of
+    `batch_size`. A sample is one LR patch tile (a random crop of it is drawn per step), so an epoch of a
+    chunk model is (its patches / batch) steps, and `epochs` under budget 'total' is the papers' protocol:
+    every chunk model trains that many epochs over its own chunk, m0 over the whole video."""
+    if (steps is None) == (epochs is None):
+        raise InputError(f"steps {steps}, epochs {epochs}: give exactly one of the two")
+    return float(steps) if epochs is None else epochs * samples / batch_size
+
+
+def steps_of(budget: float, epochs: float | None, what: str) -> int:
+    """`budget` (from `step_budget`) as whole steps; epochs that round to none are refused, not trained."""
+    if epochs is not None and round(budget) < 1:
+        raise InputError(f"epochs {epochs:g}: {what} make {budget:.2f} steps, which rounds to 0; "
+                         f"give more than {epochs * 0.5 / budget:.3g} epochs")
+    return max(1, int(round(budget)))
 
 
 def initial_model(arch: str, arch_kwargs: dict, scale: int, init: str, init_path, seed: int,
@@ -238,18 +270,21 @@ def _sampler(lr_path, hr_path, patches_path, ids, scale, crop, device, seed) -> 
 
 
 def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *, scale: int,
-                arch: str, steps: int, batch_size: int, crop: int, lr: float, init: str = "scratch",
+                arch: str, batch_size: int, crop: int, lr: float, steps: int | None = None,
+                epochs: float | None = None, init: str = "scratch",
                 arch_kwargs: dict | None = None, init_path=None, budget: str = "total", seed: int = 0,
                 precision: str = "auto", device: str = "auto", threads: int = 1, split: str | None = None,
                 k: int | None = None, mode: str = "per_chunk", finetune: bool = False,
-                init_weights: str | None = None, fraction: float | None = None) -> dict:
+                init_weights: str | None = None, fraction: float | None = None, curve_points: int = 0) -> dict:
     """Train the model of one chunk and write its checkpoint + sidecar to `out`.
 
-    budget 'total': the chunk gets its size-proportional share of `steps`; 'per_chunk': all of it.
+    The method's budget is `steps` or `epochs` (`step_budget`, over all the video's patches); budget 'total':
+    the chunk gets its size-proportional share of it (with epochs: that many passes over its own patches);
+    'per_chunk': all of it.
     `split`, `k`, `mode`, `finetune`: the rest of the method's recipe, checked against the chunks and
     recorded in the sidecar (one model per chunk is mode per_chunk, never a CaFM fine-tuning).
     `init_weights`: start from the warm start as stored so (`initial_model`); `fraction`: a sparse update
-    of it (`fit_sparse`)."""
+    of it (`fit_sparse`); `curve_points`: record the learning curve (`stdo.curves`) in the sidecar."""
     arch_kwargs, chunk = arch_kwargs or {}, int(chunk)
     if mode != "per_chunk" or finetune:
         raise InputError(f"mode '{mode}'{' with finetune' if finetune else ''}: a chunk model is mode per_chunk")
@@ -263,30 +298,36 @@ def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *,
         raise InputError(f"{chunks_path}: chunk {chunk} holds no patch")
     sampler = _sampler(lr_path, hr_path, patches_path, ids, scale, crop, dev, seed + chunk)
     model = initial_model(arch, arch_kwargs, scale, init, init_path, seed + chunk, init_weights)
-    my_steps = steps if budget == "per_chunk" else chunk_steps(steps, np.bincount(labels), chunk)
+    total = step_budget(steps, epochs, len(labels), batch_size)
+    mine = total if budget == "per_chunk" else chunk_budget(total, np.bincount(labels), chunk)
+    my_steps = steps_of(mine, epochs, f"chunk {chunk}'s {len(ids)} patches at batch {batch_size}")
+    steps = int(round(total))
     log.info("chunk %d: %d patches, %d steps (budget %d, %s), %d params on %s, %s", chunk, len(ids), my_steps,
              steps, budget, models.count_params(model), dev, precision_note(precision, dev))
     ran = choose_precision(precision, dev)
-    result = _fit(model, sampler, my_steps, batch_size, lr, fraction, precision=ran)
+    result = _fit(model, sampler, my_steps, batch_size, lr, fraction, precision=ran, curve_points=curve_points)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
             "init": init, "init_weights": init_weights, "seed": seed, **ran_as(precision, ran), "split": split, "k": k,
-            "chunk": chunk, "patches": len(ids), "steps": my_steps, "budget_steps": steps, "budget": budget,
+            "chunk": chunk, "patches": len(ids), "steps": my_steps, "budget_steps": steps, "epochs": epochs,
+            "budget": budget,
             "crop": sampler.crop, "device": str(dev), "threads": torch.get_num_threads(), **result}
     models.save_checkpoint(model, out, meta)
     return meta
 
 
 def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, scale: int, arch: str,
-                steps: int, batch_size: int, crop: int, lr: float, k: int, init: str = "scratch",
+                batch_size: int, crop: int, lr: float, k: int, steps: int | None = None,
+                epochs: float | None = None, init: str = "scratch",
                 arch_kwargs: dict | None = None, init_path=None, keep=None, finetune: bool = False,
                 budget: str = "total", seed: int = 0, precision: str = "auto", device: str = "auto",
                 threads: int = 1, split: str | None = None, init_weights: str | None = None,
-                fraction: float | None = None) -> dict:
+                fraction: float | None = None, curve_points: int = 0) -> dict:
     """One model for the whole method: CaFM (joint or fine-tune) or JSTDO. `split`: recorded in the sidecar;
     `init_weights`, `fraction`: as for `train_chunk` (JSTDO only: CaFM's chunk modules have no base).
 
-    budget 'total': `steps` in all; 'per_chunk': as many passes over the data as a chunk model
-    gets with `steps` on its chunk, i.e. `steps` x (patches trained on) / (mean chunk size)."""
+    budget 'total': `steps` in all (or `epochs` passes over the video's patches: m0's compute at that many
+    epochs); 'per_chunk': as many passes over the data as a chunk model gets with the budget on its chunk,
+    i.e. budget x (patches trained on) / (mean chunk size)."""
     arch_kwargs = arch_kwargs or {}
     _check_fraction(fraction, init, mode)
     dev = setup(device, threads)
@@ -306,14 +347,19 @@ def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, 
     else:
         raise InputError(f"mode '{mode}': unknown; joint training is 'cafm' or 'jstdo'")
     sampler = _sampler(lr_path, hr_path, patches_path, ids, scale, crop, dev, seed)
-    my_steps = steps if budget == "total" else max(1, int(round(steps * len(ids) * k / len(labels))))
+    total = step_budget(steps, epochs, len(labels), batch_size)
+    mine = total if budget == "total" else total * len(ids) * k / len(labels)
+    my_steps = steps_of(mine, epochs, f"{len(ids)} of {len(labels)} patches at batch {batch_size}")
+    steps = int(round(total))
     log.info("%s: %d of %d patches, %d steps (budget %d, %s), %d params on %s, %s", mode, len(ids), len(labels),
              my_steps, steps, budget, models.count_params(model), dev, precision_note(precision, dev))
     ran = choose_precision(precision, dev)
-    result = _fit(model, sampler, my_steps, batch_size, lr, fraction, route=route, params=params, precision=ran)
+    result = _fit(model, sampler, my_steps, batch_size, lr, fraction, route=route, params=params, precision=ran,
+                  curve_points=curve_points)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
             "init": init, "init_weights": init_weights, "seed": seed, **ran_as(precision, ran), "split": split,
-            "mode": mode, "patches": int(len(ids)), "steps": my_steps, "budget_steps": steps, "budget": budget,
+            "mode": mode, "patches": int(len(ids)), "steps": my_steps, "budget_steps": steps, "epochs": epochs,
+            "budget": budget,
             "crop": sampler.crop, "device": str(dev), "threads": torch.get_num_threads(), **extra, **result}
     models.save_checkpoint(model, out, meta)
     return meta

@@ -28,7 +28,8 @@ HR_PSNR = [30.0, 33.0, 36.0, 39.0]
 def rate_point(method, scale, rate, kbps, psnr, vmaf):
     """A point whose LR stream is half of its package (the anchor's stream is all of it)."""
     return {"video": "v", "scale": scale, "method": method, "rate": rate, "kbps_package": kbps, "rd_psnr_y": psnr,
-            "kbps_stream": kbps if method == "hr_codec" else kbps / 2, "vmaf": vmaf, "vmaf_model": "vmaf_v0.6.1"}
+            "kbps_stream": kbps if method == "hr_codec" else kbps / 2, "vmaf": vmaf, "vmaf_neg": vmaf - 1,
+            "vmaf_model": "vmaf_v0.6.1"}
 
 
 def curves():
@@ -80,7 +81,10 @@ def test_comparison_has_methods_as_rows_and_scales_as_columns(outputs):
 
 def test_bd_rates_against_the_codec_are_tabled_with_their_reasons(outputs):
     text = markdown(outputs["c.md"])
-    assert "| v | x4 | stdo | 4 vs 4 | -20.0 | -20.0 | -60.0 | -60.0 |" in text  # stream: 0.4 x the anchor's rate
+    # PSNR-Y, VMAF-NEG, VMAF; all bytes, then the stream only (0.4 x the anchor's rate)
+    assert "| v | x4 | stdo | 4 vs 4 | -20.0 | -20.0 | -20.0 | -60.0 | -60.0 | -60.0 |" in text
+    assert ("**Verdict.** v x4, against the codec alone: at equal quality stdo needs -20.0 % / -20.0 % bits "
+            "(BD-rate VMAF-NEG / PSNR-Y, every byte counted; bicubic, the player alone: n/a / n/a)") in text
     assert "| v | x4 | bicubic | 4 vs 4 | n/a (" in text and "overlap" in text
     table = pd.read_csv(outputs["rd.csv"])
     assert list(table.columns) == rd.RD_COLUMNS and len(table) == 15 and (table.rate == "lossless").sum() == 3
@@ -111,8 +115,9 @@ def test_a_resident_base_is_named_and_its_bytes_counted_apart(tmp_path):
     aggregate(paths[:-len(hr)], paths[-len(hr):], *(tmp_path / n for n in names))
     comparison = markdown(tmp_path / "c.md")
     assert "| stdo | resident x4-0123456789, 50.0 KB |" in comparison
-    assert "| base | BD-rate PSNR-Y % | BD-rate VMAF % | stream only: PSNR-Y % | stream only: VMAF % | with base: " \
-           "PSNR-Y % | with base: VMAF % |" in comparison
+    assert ("| base | BD-rate PSNR-Y % | BD-rate VMAF-NEG % | BD-rate VMAF % | stream only: PSNR-Y % | stream only: "
+            "VMAF-NEG % | stream only: VMAF % | with base: PSNR-Y % | with base: VMAF-NEG % | with base: VMAF % |"
+            ) in comparison
     bd = rd.bd_table(rd.rd_table(rows + hr)).set_index("method")
     assert bd.loc["stdo", "bd_rate_rd_psnr_y"] == pytest.approx(-20.0)
     assert bd.loc["stdo", "bd_rate_rd_psnr_y_with_base"] > -20.0 + 10  # 80 kbit/s more at every point
@@ -147,3 +152,19 @@ def test_a_cut_metrics_file_is_named_and_no_table_is_written(tmp_path):
     with pytest.raises(InputError, match=rf"^{re.escape(str(paths[1]))}: not valid JSON"):
         aggregate(paths, [], *(tmp_path / n for n in names))
     assert not any((tmp_path / n).exists() for n in names)
+
+
+@pytest.mark.parametrize("general_rate, says", [
+    (0.9, "needs -11.1 % / -11.1 % bits against the general model resident at the client: its per-video models earn "
+          "their bytes."),
+    (0.7, "needs +14.3 % / +14.3 % bits against the general model resident at the client: its per-video models cost "
+          "more bytes than the quality they add."),
+])
+def test_the_verdict_names_the_best_row_and_weighs_the_per_video_models_against_the_general_model(general_rate, says):
+    hr, points = curves()
+    general = [{**row, "method": "general", "kbps_package": general_rate / 0.8 * row["kbps_package"],
+                "base": "x4-0123456789"} for row in points if row["method"] == "stdo"]
+    [paragraph] = rd.verdict(rd.rd_table([{**r, "encoder": "libx264"} for r in hr] + points + general))
+    best = "the general model resident at the client" if general_rate < 0.8 else "stdo"
+    assert paragraph.startswith(f"v x4, against libx264 alone: at equal quality {best} needs")
+    assert f"The best per-video method, stdo (-20.0 % / -20.0 % bits against the codec), {says}" in paragraph

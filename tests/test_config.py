@@ -33,7 +33,8 @@ def test_default_config_is_valid_and_gets_every_default(default):
     assert cfg["threads"]["train"] == 1 and cfg["results_dir"] == "results"
     assert stdo_config.method(cfg, "stdo") == {"split": "stdo", "k": 4, "arch": "espcn", "arch_kwargs": {},
                                                "steps": 1200, "batch_size": 32, "crop": 32, "lr": 0.001,
-                                               "init": "general", "mode": "per_chunk", "finetune": False}
+                                               "init": "general", "mode": "per_chunk", "finetune": False,
+                                               "curve_points": 20}
     assert cfg["budget"] == "total"
     assert stdo_config.model_files(cfg, "stdo") == ["chunk0.pt", "chunk1.pt", "chunk2.pt", "chunk3.pt"]
     assert stdo_config.model_files(cfg, "cafm") == stdo_config.model_files(cfg, "jstdo") == ["joint.pt"]
@@ -83,6 +84,13 @@ def test_default_config_is_valid_and_gets_every_default(default):
      r"methods.m0.init: the general model \(espcn {}\) has another architecture than the method \(espcn "),
     (lambda c: c["methods"]["jstdo"].update(keep=[0.0, 0.0, 0.0, 0.0]), "methods.jstdo.keep: .* keeps no patch"),
     (lambda c: c.update(label_by="dct"), "label_by"),
+    (lambda c: c["methods"]["m0"].update(epochs=50), "methods.m0: give exactly one of steps and epochs"),
+    (lambda c: c["methods"]["m0"].pop("steps"), "methods.m0: give exactly one of steps and epochs"),
+    (lambda c: (c["methods"]["m0"].pop("steps"), c["methods"]["m0"].update(epochs=0)),
+     "methods.m0.epochs: 0 is less than or equal to the minimum of 0"),
+    (lambda c: c["general"].update(epochs=5), "general: give exactly one of steps and epochs"),
+    (lambda c: c["methods"]["m0"].update(steps=10),
+     "methods.m0: curve_points 20 is more than its 10 steps; set train.curve_points lower"),
     (lambda c: c.update(precision="fp8"), r"precision: 'fp8' is not one of \['auto', 'fp32', 'bf16', 'fp16'\]"),
     (lambda c: c.update(label_precision="fp16"), r"label_precision: 'fp16' is not one of \['auto', 'fp32', 'bf16'\]"),
     (lambda c: c["package"].update(precision="half"), r"package.precision: 'half' is not one of"),
@@ -260,3 +268,18 @@ def test_the_general_model_has_its_own_recipe_apart_from_the_methods_training(de
         "batch_size": 32, "crop": 32, "lr": 0.001}
     other["general"] = {"batch_size": 8}
     assert stdo_config.general_hash(load(other), 4) != stdo_config.general_hash(cfg, 4)
+
+
+def test_a_budget_in_epochs_replaces_the_steps(default):
+    cfg = copy.deepcopy(default)
+    cfg["methods"]["stdo"] = {"split": "stdo", "k": 4, "arch": "espcn", "epochs": 50}
+    cfg["general"] = {"epochs": 2.5}
+    loaded = load(cfg)
+    assert stdo_config.method(loaded, "stdo")["epochs"] == 50 and "steps" not in stdo_config.method(loaded, "stdo")
+    assert stdo_config.general(loaded)["epochs"] == 2.5 and "steps" not in stdo_config.general(loaded)
+
+
+def test_a_method_key_set_to_null_is_dropped_so_epochs_can_replace_the_steps_of_a_merged_config(default):
+    cfg = copy.deepcopy(default)
+    cfg["methods"]["m0"].update(steps=None, epochs=50)  # what a --configfile merge over the default gives
+    assert stdo_config.method(load(cfg), "m0")["epochs"] == 50 and "steps" not in load(cfg)["methods"]["m0"]

@@ -172,7 +172,7 @@ def test_result_needs_every_frame(bunny, ref_path, count):
 
 
 def test_ffmpeg_failure_reports_its_stderr(bunny, ref_path, monkeypatch):
-    monkeypatch.setattr(quality, "VMAF_MODEL", "no_such_model")
+    monkeypatch.setitem(quality.VMAF_MODELS, "vmaf", "no_such_model")
     with pytest.raises(RuntimeError, match="hr.npy: ffmpeg failed .*no_such_model"):
         measure(ref_path, bunny)
 
@@ -188,3 +188,14 @@ def test_exception_in_block_kills_ffmpeg_and_cleans_up(bunny, ref_path, tmp_path
             raise KeyError("stop")
     assert q._proc.returncode == -signal.SIGKILL
     assert list(scratch.iterdir()) == []
+
+
+def test_vmaf_neg_does_not_reward_the_sharpening_that_lifts_vmaf(bunny, ref_path):
+    """VMAF NEG (vmaf_v0.6.1neg, scored in the same pass): equal to VMAF on plain blur, far below it once the blur
+    is sharpened back (measured: VMAF 67.1 / NEG 66.9 blurred, 95.5 / 86.3 sharpened)."""
+    blur = np.stack([cv2.GaussianBlur(f, (0, 0), 1.0) for f in bunny])
+    sharpened = np.stack([cv2.addWeighted(f, 1.6, cv2.GaussianBlur(f, (0, 0), 2.0), -0.6, 0) for f in blur])
+    same, blurred, sharp = (measure(ref_path, v) for v in (bunny, blur, sharpened))
+    assert same["vmaf_neg"] == pytest.approx(same["vmaf"], abs=0.01)
+    assert abs(blurred["vmaf_neg"] - blurred["vmaf"]) < 1
+    assert sharp["vmaf"] - sharp["vmaf_neg"] > 5 and sharp["vmaf_neg"] > blurred["vmaf_neg"]

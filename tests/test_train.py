@@ -12,7 +12,7 @@ from stdo.ingest import ingest
 from stdo.io import load_frames
 from stdo.label import label
 from stdo.patches import gather, grid_of
-from stdo.train import CropSampler, chunk_steps, fit, jstdo_subset, train_chunk, train_joint
+from stdo.train import CropSampler, chunk_budget, fit, jstdo_subset, steps_of, train_chunk, train_joint
 
 
 def block_mean(hr: np.ndarray, s: int) -> np.ndarray:
@@ -41,7 +41,7 @@ def test_crops_cover_flips_and_positions(bunny):
 
 @pytest.mark.parametrize("sizes", [[25, 25, 25, 25], [40, 30, 20, 10], [7, 3]])
 def test_chunk_step_shares_follow_chunk_sizes_and_add_up(sizes):
-    shares = [chunk_steps(1000, sizes, c) for c in range(len(sizes))]
+    shares = [steps_of(chunk_budget(1000, sizes, c), None, "") for c in range(len(sizes))]
     assert abs(sum(shares) - 1000) <= len(sizes) // 2
     assert shares == sorted(shares, reverse=sizes == sorted(sizes, reverse=True))
 
@@ -213,3 +213,54 @@ def test_precision_auto_trains_as_the_precision_it_chose_and_records_both(staged
 def test_an_unknown_precision_is_refused_naming_it():
     with pytest.raises(InputError, match="precision 'fp8': choose auto, fp32, bf16, fp16"):
         infer.choose_precision("fp8", torch.device("cpu"))
+
+
+def test_epochs_are_passes_over_the_patches_and_the_sidecar_records_both(staged, tmp_path):
+    """48 patches in 2 chunks of 24, batch 4: one epoch of a chunk model is 6 steps, of the video 12."""
+    chunk = train(staged, tmp_path / "a.pt", steps=None, epochs=2)
+    assert (chunk["steps"], chunk["budget_steps"], chunk["epochs"], chunk["patches"]) == (12, 24, 2, 24)
+    assert train(staged, tmp_path / "b.pt", steps=None, epochs=2, budget="per_chunk")["steps"] == 24
+    a, b = (torch.load(tmp_path / n, weights_only=True) for n in ("a.pt", "b.pt"))
+    same = train(staged, tmp_path / "c.pt", steps=24)  # the same budget in steps trains the same model
+    c = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert same["steps"] == 12 and all(torch.equal(a[k], c[k]) for k in a)
+    assert not all(torch.equal(a[k], b[k]) for k in a)
+    m = joint(staged, tmp_path / "j.pt", steps=None, epochs=1.5, mode="jstdo", keep=[1.0, 0.0])
+    assert (m["steps"], m["epochs"]) == (18, 1.5)  # m0's compute at 1.5 epochs over all 48 patches
+
+
+@pytest.mark.parametrize("recipe, message", [
+    ({"steps": None, "epochs": 0.01}, r"epochs 0.01: chunk 1's 24 patches at batch 4 make 0.06 steps, which rounds "
+                                      r"to 0; give more than 0.0833 epochs"),
+    ({"steps": 6, "epochs": 1}, "steps 6, epochs 1: give exactly one of the two"),
+    ({"steps": None}, "steps None, epochs None: give exactly one of the two"),
+])
+def test_a_budget_that_trains_nothing_or_is_given_twice_is_refused(staged, tmp_path, recipe, message):
+    with pytest.raises(InputError, match=message):
+        train(staged, tmp_path / "a.pt", **recipe)
+    assert not (tmp_path / "a.pt").exists()
+
+
+@pytest.mark.parametrize("fraction", [None, 0.5])
+def test_recording_the_learning_curve_changes_no_weight(staged, tmp_path, fraction):
+    """The curve (PSNR on the model's own patches, STDO convention) is measured on a copy: the checkpoint is
+    bit for bit the one trained without it, for a plain and a sparse update alike."""
+    kw = {"steps": 24, "init": "scratch"} if fraction is None else {
+        "steps": 24, "init": "general", "init_path": staged / "espcn.pt", "fraction": fraction}
+    if fraction is not None:
+        models.save_checkpoint(models.build("espcn", 2, features=[8, 8, 4]), staged / "espcn.pt",
+                               {"arch": "espcn", "scale": 2, "arch_kwargs": {"features": [8, 8, 4]}})
+    off = train(staged, tmp_path / "off.pt", **kw)
+    on = train(staged, tmp_path / "on.pt", curve_points=4, **kw)
+    a, b = (torch.load(tmp_path / n, weights_only=True) for n in ("off.pt", "on.pt"))
+    assert all(torch.equal(a[k], b[k]) for k in a) and off["losses"] == on["losses"]
+    curve = on["curve"]
+    assert curve["step"] == [0, 3, 6, 9, 12] and np.isnan(curve["loss"][0]) and len(curve["psnr"]) == 5
+    assert all(15 < p < 60 for p in curve["psnr"]) and curve["seconds"] == sorted(curve["seconds"])
+    assert on["curve_rise_db"] == pytest.approx(curve["psnr"][-1] - curve["psnr"][2], abs=1e-3)
+    assert "curve" not in off and on["curve_seconds"] >= 0
+
+
+def test_a_joint_cafm_model_records_its_curve_through_each_patch_s_chunk(staged, tmp_path):
+    meta = joint(staged, tmp_path / "c.pt", mode="cafm", steps=6, curve_points=3)
+    assert meta["curve"]["step"] == [0, 2, 4, 6] and all(np.isfinite(meta["curve"]["psnr"]))

@@ -4,6 +4,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from stdo import config as stdo_config
 from stdo.errors import InputError
@@ -288,14 +289,21 @@ def package_settings(wc):
     return {**params, "base_path": resident_base(wc)[0]} if RESIDENT else params
 
 
+def budget_of(recipe):
+    """steps (None where unknown before training), and epochs only where given: finished runs keep their params."""
+    epochs = {"epochs": recipe["epochs"]} if "epochs" in recipe else {}
+    return {"steps": recipe.get("steps"), **epochs}
+
+
 def method_info(wc):
     """What the tables say about a row besides its scores: how its models were made."""
     if wc.method in REFERENCES:
         general = stdo_config.general(config)
-        steps = general.get("steps") if wc.method == "general" and isinstance(general, dict) else None
-        recipe = {"split": "-", "mode": "-", "steps": steps, "init": "-"}
+        made = general if wc.method == "general" and isinstance(general, dict) else {}
+        recipe = {"split": "-", "mode": "-", "init": "-", **budget_of(made)}
     else:
-        recipe = {k: stdo_config.method(config, wc.method)[k] for k in ("split", "mode", "steps", "init")}
+        m = stdo_config.method(config, wc.method)
+        recipe = {k: m[k] for k in ("split", "mode", "init")} | budget_of(m)
     return {
         "video": wc.video,
         "method": wc.method,
@@ -339,6 +347,22 @@ def figure_dir(wc, method):
     return method_dir(wc, method, train_rate(LOSSLESS))
 
 
+def trained_models():
+    """(checkpoint, 'video/x<scale>/method/rate') of every model the run trains."""
+    return [
+        (path, f"{video}/x{scale}/{method}/{rate}")
+        for video in config["videos"]
+        for scale in SCALES
+        for method in METHODS
+        for rate in TRAIN_RATES
+        for path in checkpoints(SimpleNamespace(video=video, scale=scale), method, rate)
+    ]
+
+
+def trained_sidecars(wc):
+    return [str(Path(path).with_suffix(".json")) for path, _ in trained_models()]
+
+
 def method_models(wc):
     return [path for method in METHODS for path in checkpoints(wc, method, train_rate(LOSSLESS))]
 
@@ -380,4 +404,4 @@ def benchmark_files():
             for job in (rules.package, rules.evaluate):
                 files += expand(job.benchmark, **wc, method=ROWS, rate=RATES)
             files += expand(rules.report_figures.benchmark, **wc) + expand(rules.side_by_side.benchmark, **wc)
-    return files + [rules.aggregate.benchmark]
+    return files + [rules.aggregate.benchmark, rules.curves.benchmark]
