@@ -11,9 +11,26 @@ from stdo.errors import InputError
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
 
+def shipped():
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
 @pytest.fixture
 def default():
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    """The shipped config with self-contained packages (the schema's package defaults), which most edits below
+    start from; `test_the_default_run_delivers_int8_deltas_to_a_resident_base` checks the shipped package block."""
+    return {**shipped(), "package": {}}
+
+
+def test_the_default_run_delivers_int8_deltas_to_a_resident_base():
+    cfg = load(shipped())
+    assert {k: cfg["package"][k] for k in ("base", "ship", "weights", "compression")} == {
+        "base": "resident", "ship": "delta", "weights": "int8", "compression": "zlib"}
+    assert stdo_config.decoded_start(cfg, "m0") == {"init_weights": "int8"}
+    self_contained = load({**shipped(), "package": {"base": "none", "ship": "weights", "weights": "fp16",
+                                                    "compression": "none"}})
+    assert stdo_config.package_params(self_contained) == {"playback": {k: v for k, v in PLAYBACK.items()
+                                                                       if k != "block_frames"}}
 
 
 def load(cfg):

@@ -6,6 +6,7 @@ import re
 import subprocess
 
 import pandas as pd
+import yaml
 from conftest import REPO
 from tiny import SNAKEMAKE, edit, planned, snakemake, workdir
 
@@ -137,3 +138,28 @@ def test_a_file_that_is_not_a_video_fails_ingest_and_leaves_nothing(tmp_path):
     assert f"stdo ingest: error: {fake}: not a video OpenCV can decode" in run.stdout + run.stderr
     frames = root / "results" / "tiny" / "frames"
     assert not frames.exists() or not any(frames.iterdir())
+
+
+def test_the_papers_protocol_runs_end_to_end_with_their_backbones_at_a_tiny_size(frames_dir, tmp_path):
+    """config/experiments/paper.yaml (WDSR-A and EDSR-baseline at their papers' sizes, every method of both papers)
+    merged over a config as a user would, cut to the tiny clip and a few steps: every method is trained,
+    packaged, played and scored, and the client plays a WDSR package to the frames that were scored."""
+    root = workdir(tmp_path, frames_dir)
+    paper = yaml.safe_load((REPO / "config" / "experiments" / "paper.yaml").read_text())
+    cut = {"videos": {"clip": None}, "scales": [4], "grids": {"x4": [4, 2]}, "device": "cpu", "batch_size": 16,
+           "threads": dict.fromkeys(paper["threads"], 1), "general": {"steps": 4, "batch_size": 4, "crop": 16},
+           "train": {"batch_size": 4, "crop": 16, "curve_points": 2},
+           "methods": {name: {"steps": 4} for name in paper["methods"]}}
+    (root / "tiny_cut.yaml").write_text(yaml.safe_dump(cut))
+    run = snakemake(root, "--configfile", str(REPO / "config" / "experiments" / "paper.yaml"),
+                    str(root / "tiny_cut.yaml"))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    table = pd.read_csv(root / "results" / "summary.csv").set_index("method")
+    assert set(paper["methods"]) | {"bicubic", "general"} <= set(table.index)
+    assert table.loc["stdo", "arch"] == "wdsr" and table.loc["stdo_edsr", "arch"] == "edsr"
+    assert table["psnr_stdo_patch"].between(5, 60).all() and table["rd_psnr_y"].between(5, 60).all()
+    package = root / "results" / "tiny" / "x4" / "stdo" / "lossless" / "package"
+    played = subprocess.run([str(SNAKEMAKE.with_name("stdo")), "play", str(package), "-o", str(tmp_path / "sr.mkv"),
+                             "--lossless", "--threads", "1"], capture_output=True, text=True, timeout=300)
+    assert played.returncode == 0, played.stderr
+    assert f"frames sha256 {table.loc['stdo', 'sr_sha256']}" in played.stdout
