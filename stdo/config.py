@@ -15,6 +15,7 @@ from jsonschema.exceptions import best_match
 from . import archs
 from .errors import InputError
 from .sources import IMAGE_SUFFIXES, VSD4K_HR
+from .vocabulary import ENCODERS, LOSSLESS
 
 # Defaults of the `general:` block live here, not in the schema: it is a oneOf, and defaults
 # filled in while trying one branch would leak into the others. The general model's recipe is its own:
@@ -419,10 +420,6 @@ def model_files(config: dict, name: str) -> list[str]:
 
 # ---------------------------------------------------------------- rate points
 
-CRF_MAX = {"libx264": 51, "libx265": 51, "libsvtav1": 63, "libvpx-vp9": 63}
-LOSSLESS = "lossless"
-LOSSY_PATTERN = r"crf[0-9]+|[0-9]+(\.[0-9]+)?k"  # rate point names in paths: crf30, 500k, 62.5k
-RATE_PATTERN = f"{LOSSLESS}|{LOSSY_PATTERN}"
 
 
 # How the package's model files are stored and sent (stdo.package.build's defaults, as the schema's)
@@ -529,9 +526,12 @@ def _check_codec(config: dict) -> None:
     for crf_key, bitrate_key in (("crf", "bitrate"), ("hr_crf", "hr_bitrate")):
         if (crf_key in block) == (bitrate_key in block):
             raise InputError(f"{where}: give exactly one of {crf_key} and {bitrate_key}")
-        top = CRF_MAX[block["encoder"]]
-        if any(v > top for v in block.get(crf_key, [])):
-            raise InputError(f"{where}.{crf_key}: {block['encoder']} takes crf 0 to {top}")
+        problems = [ENCODERS[block["encoder"]].crf_problem(v) for v in block.get(crf_key, [])]
+        if any(problems):
+            raise InputError(f"{where}.{crf_key}: {next(filter(None, problems))}")
+    problem = ENCODERS[block["encoder"]].preset_problem(block["preset"])
+    if problem:
+        raise InputError(f"{where}.preset: {problem}")
     if block["train_on"] not in ("each", *lr_rates(config)):
         raise InputError(f"{where}.train_on: '{block['train_on']}' is neither 'each' nor one of the rate points "
                          f"{', '.join(lr_rates(config))}")

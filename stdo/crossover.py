@@ -11,9 +11,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .config import LOSSLESS  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .io import atomic_path, save_png, save_text  # noqa: E402
+from .vocabulary import LOSSLESS  # noqa: E402
 
 SCORES = ["psnr_stdo_patch", "psnr_frame_y"]
 KEEP = ["video", "scale", "method", "family", "arch", "total_steps", "k", "steps", "init", "total_params", *SCORES,

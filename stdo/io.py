@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .errors import InputError
 
@@ -58,7 +57,8 @@ def load_json(path):
         raise InputError(f"{path}: not valid JSON ({err}); delete it to have it written again") from None
 
 
-def save_parquet(df: pd.DataFrame, path) -> None:
+def save_parquet(df, path) -> None:
+    """A pandas DataFrame as parquet (pandas is not imported here: the client's play path needs none)."""
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from .errors import InputError
 
@@ -58,8 +57,10 @@ def stitch(patches: np.ndarray, grid: Grid) -> np.ndarray:
     return tiles.reshape(t, grid.rows * ph, grid.cols * pw, c)
 
 
-def patch_table(n_frames: int, grid: Grid, eval_every: int) -> pd.DataFrame:
+def patch_table(n_frames: int, grid: Grid, eval_every: int):
     """One row per patch: ids, LR and HR boxes (y0, x0, h, w) and the evaluation flag."""
+    import pandas as pd  # the server's stages only: the client cuts and stitches patches without pandas
+
     frame, row, col = (a.ravel() for a in np.meshgrid(
         np.arange(n_frames), np.arange(grid.rows), np.arange(grid.cols), indexing="ij"))
     s = grid.scale
@@ -88,7 +89,7 @@ def gather(frames: np.ndarray, grid: Grid, patch_ids, factor: int = 1, block: in
     return out
 
 
-def grid_of(table: pd.DataFrame, scale: int) -> Grid:
+def grid_of(table, scale: int) -> Grid:
     """The grid a patch table was made with."""
     first = table.iloc[0]
     return Grid(int(table["row"].max()) + 1, int(table["col"].max()) + 1,

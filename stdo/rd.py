@@ -20,9 +20,9 @@ import pandas as pd  # noqa: E402
 from . import bdrate  # noqa: E402
 from .io import save_png  # noqa: E402
 from .report.document import Note, Table  # noqa: E402
+from .vocabulary import LOSSLESS, REFERENCE_METHODS  # noqa: E402
 
 ANCHOR = "hr_codec"
-LOSSLESS = "lossless"
 RD_COLUMNS = ["video", "scale", "method", "rate", "train_rate", "encoder", "stream", "frames", "fps",
               "stream_bytes", "models_and_map_bytes", "package_bytes", "base", "base_bytes", "package_bytes_with_base",
               "kbps_stream", "kbps_models_and_map", "kbps_package", "kbps_package_with_base", "rd_psnr_rgb",
@@ -108,7 +108,6 @@ def _bd(anchor, points, quality: str, rate: str):
     return value, (bdrate.bd_rate_reason(*args) if np.isnan(value) else None)
 
 
-REFERENCE_ROWS = ("bicubic", "general")  # what a player has without any per-video model
 VERDICT_QUALITIES = ("vmaf_neg", "rd_psnr_y")  # scores that do not reward sharpening
 
 
@@ -136,7 +135,7 @@ def verdict(table: pd.DataFrame) -> list[str]:
         text = [f"{video} x{scale}, against {codec} alone: at equal quality {_who(best, methods)} needs "
                 f"{_bits(scores[best])} (BD-rate VMAF-NEG / PSNR-Y, every byte counted; bicubic, the player alone: "
                 f"{_bits(scores.get('bicubic', [np.nan] * 2))})."]
-        own = [m for m in ranked if m not in REFERENCE_ROWS]
+        own = [m for m in ranked if m not in REFERENCE_METHODS]
         if own and "general" in methods:
             mine = own[0]
             versus = against(methods["general"], methods[mine])

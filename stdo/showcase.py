@@ -23,15 +23,15 @@ from .delivery.manifest import open_package
 from .delivery.player import upscale
 from .errors import InputError
 from .io import load_frames, load_json, save_text
+from .vocabulary import REFERENCE_METHODS
 
 log = logging.getLogger(__name__)
-REFERENCES = ("bicubic", "general")
 LINE_HEIGHT = 20
 
 
 def best_method(runs: list[dict]) -> dict:
     """The method (not a reference) with the highest VMAF."""
-    methods = [r for r in runs if r["method"] not in REFERENCES]
+    methods = [r for r in runs if r["method"] not in REFERENCE_METHODS]
     if not methods:
         raise InputError("side by side: no method among the metrics given")
     return max(methods, key=lambda r: r["vmaf"])

@@ -177,10 +177,10 @@ def _check_unmoved(model: nn.Module, base: dict, masks: dict) -> None:
             raise RuntimeError(f"sparse update: parameter '{name}' moved outside its mask")
 
 
-def _fit(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr: float, fraction: float | None,
-         route: torch.Tensor | None = None, params=None, precision: str = "fp32", curve_points: int = 0) -> dict:
-    """`fit`, or `fit_sparse` where a `fraction` of the weights is to be kept (never with `params`: CaFM); with
-    `curve_points`, the learning curve at that many points (at most one a step) in the result."""
+def fit_job(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr: float, fraction: float | None,
+            route: torch.Tensor | None = None, params=None, precision: str = "fp32", curve_points: int = 0) -> dict:
+    """What a training job runs: `fit`, or `fit_sparse` where a `fraction` of the weights is to be kept (never
+    with `params`: CaFM); with `curve_points`, the learning curve at that many points (at most one a step)."""
     curve = Recorder(sampler, steps, min(curve_points, steps), route) if curve_points else None
     if curve is not None:
         curve.record_start(model)
@@ -305,7 +305,7 @@ def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *,
     log.info("chunk %d: %d patches, %d steps (budget %d, %s), %d params on %s, %s", chunk, len(ids), my_steps,
              steps, budget, models.count_params(model), dev, precision_note(precision, dev))
     ran = choose_precision(precision, dev)
-    result = _fit(model, sampler, my_steps, batch_size, lr, fraction, precision=ran, curve_points=curve_points)
+    result = fit_job(model, sampler, my_steps, batch_size, lr, fraction, precision=ran, curve_points=curve_points)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
             "init": init, "init_weights": init_weights, "seed": seed, **ran_as(precision, ran), "split": split, "k": k,
             "chunk": chunk, "patches": len(ids), "steps": my_steps, "budget_steps": steps, "epochs": epochs,
@@ -354,7 +354,7 @@ def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, 
     log.info("%s: %d of %d patches, %d steps (budget %d, %s), %d params on %s, %s", mode, len(ids), len(labels),
              my_steps, steps, budget, models.count_params(model), dev, precision_note(precision, dev))
     ran = choose_precision(precision, dev)
-    result = _fit(model, sampler, my_steps, batch_size, lr, fraction, route=route, params=params, precision=ran,
+    result = fit_job(model, sampler, my_steps, batch_size, lr, fraction, route=route, params=params, precision=ran,
                   curve_points=curve_points)
     meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
             "init": init, "init_weights": init_weights, "seed": seed, **ran_as(precision, ran), "split": split,

@@ -5,6 +5,7 @@ import yaml
 from conftest import REPO
 
 from stdo import config as stdo_config
+from stdo import vocabulary
 from stdo.delivery.player import PLAYBACK
 from stdo.errors import InputError
 
@@ -88,7 +89,17 @@ def test_default_config_is_valid_and_gets_every_default(default):
     (lambda c: c.update(budget="equal"), "budget"),
     (lambda c: c["codec"].update(bitrate=[100]), "codec: give exactly one of crf and bitrate"),
     (lambda c: c["codec"].pop("hr_crf"), "codec: give exactly one of hr_crf and hr_bitrate"),
-    (lambda c: c["codec"].update(crf=[55]), "codec.crf: libx264 takes crf 0 to 51"),
+    (lambda c: c["codec"].update(crf=[55]), r"codec.crf: crf for libx264 must be an integer in 0..51, got 55"),
+    (lambda c: c["codec"].update(encoder="libsvtav1", crf=[0, 30]),
+     r"codec.crf: crf for libsvtav1 must be an integer in 1..63, got 0"),
+    (lambda c: c["codec"].update(encoder="libx265", hr_crf=[30, 52]),
+     r"codec.hr_crf: crf for libx265 must be an integer in 0..51, got 52"),
+    (lambda c: c["codec"].update(encoder="libsvtav1", preset="medium"),
+     r"codec.preset: libsvtav1 preset must be an integer in 0..13, got 'medium'"),
+    (lambda c: c["codec"].update(encoder="libvpx-vp9", preset=9),
+     r"codec.preset: libvpx-vp9 preset must be an integer in 0..8, got 9"),
+    (lambda c: c["codec"].update(preset="fastest"),
+     r"codec.preset: unknown libx264 preset 'fastest' \(known: ultrafast"),
     (lambda c: c["codec"].update(train_on="crf20"), "codec.train_on: 'crf20' is neither 'each' nor one of"),
     (lambda c: c["codec"].update(encoder="h264"), "codec"),
     (lambda c: c.update(showcase={"rate": "crf99"}), "showcase.rate: 'crf99' is not one of the rate points"),
@@ -300,3 +311,11 @@ def test_a_method_key_set_to_null_is_dropped_so_epochs_can_replace_the_steps_of_
     cfg = copy.deepcopy(default)
     cfg["methods"]["m0"].update(steps=None, epochs=50)  # what a --configfile merge over the default gives
     assert stdo_config.method(load(cfg), "m0")["epochs"] == 50 and "steps" not in load(cfg)["methods"]["m0"]
+
+
+@pytest.mark.parametrize("encoder", sorted(vocabulary.ENCODERS))
+def test_switching_the_encoder_alone_passes_the_start_up_check(default, encoder):
+    """The default config names no preset (each encoder's own default) and a ladder every encoder takes."""
+    cfg = copy.deepcopy(default)
+    cfg["codec"]["encoder"] = encoder
+    assert stdo_config.codec(load(cfg))["encoder"] == encoder

@@ -24,16 +24,10 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation
 
+from stdo import vocabulary
 from stdo.errors import InputError
 
-ENCODERS = ("libx264", "libx265", "libsvtav1", "libvpx-vp9")
-
-_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                 "slower", "veryslow", "placebo")
-# Integer presets: (lowest, highest, default). libsvtav1's preset is its own option; for
-# libvpx-vp9 the number is cpu-used (see _vp9_speed).
-_INT_PRESETS = {"libsvtav1": (0, 13, 8), "libvpx-vp9": (0, 8, 4)}
-_CRF_RANGE = {"libx264": (0, 51), "libx265": (0, 51), "libsvtav1": (1, 63), "libvpx-vp9": (0, 63)}
+ENCODERS = tuple(vocabulary.ENCODERS)  # their ranges and presets: stdo.vocabulary
 
 # FFmpeg's AVColor* values for the tags (the same number, 6, for all three smpte170m tags).
 _SMPTE170M = 6
@@ -241,10 +235,9 @@ def _rate_options(path: Path, encoder: str, crf, bitrate_kbps) -> dict:
         raise InputError(f"{path}: give exactly one of crf and bitrate_kbps "
                          f"(got crf={crf}, bitrate_kbps={bitrate_kbps})")
     if crf is not None:
-        low, high = _CRF_RANGE[encoder]
-        if isinstance(crf, bool) or not isinstance(crf, (int, np.integer)) or not low <= crf <= high:
-            raise InputError(f"{path}: crf for {encoder} must be an integer in {low}..{high}, "
-                             f"got {crf!r}")
+        problem = vocabulary.ENCODERS[encoder].crf_problem(crf)
+        if problem:
+            raise InputError(f"{path}: {problem}")
         # b=0 makes libvpx-vp9 constant quality rather than crf capped by a default bitrate.
         return {"crf": str(int(crf)), "b": "0"}
     if isinstance(bitrate_kbps, bool) or not isinstance(bitrate_kbps, (int, float, np.number)) \
@@ -254,21 +247,10 @@ def _rate_options(path: Path, encoder: str, crf, bitrate_kbps) -> dict:
 
 
 def _preset(path: Path, encoder: str, preset) -> str:
-    if encoder in ("libx264", "libx265"):
-        preset = "medium" if preset is None else preset
-        if preset not in _X26X_PRESETS:
-            raise InputError(f"{path}: unknown {encoder} preset {preset!r} "
-                             f"(known: {', '.join(_X26X_PRESETS)})")
-        return preset
-    low, high, default = _INT_PRESETS[encoder]
-    value = default if preset is None else preset
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = None
-    if number is None or not low <= number <= high:
-        raise InputError(f"{path}: {encoder} preset must be an integer in {low}..{high}, got {preset!r}")
-    return str(number)
+    problem = vocabulary.ENCODERS[encoder].preset_problem(preset)
+    if problem:
+        raise InputError(f"{path}: {problem}")
+    return vocabulary.ENCODERS[encoder].preset(preset)
 
 
 def _vp9_speed(speed: int) -> dict:

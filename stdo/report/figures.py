@@ -22,11 +22,11 @@ from ..cluster import load_chunks  # noqa: E402
 from ..errors import InputError  # noqa: E402
 from ..infer import setup  # noqa: E402
 from ..io import load_frames, load_json, save_png  # noqa: E402
+from ..vocabulary import REFERENCE_METHODS  # noqa: E402
 from .hardest import hardest_patch  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-REFERENCES = ("bicubic", "general")
 SPLIT_NOTE = {
     "stdo": "chunks by general-model PSNR, 0 = hardest",
     "kmeans": "k-means on patch features, 0 = hardest",
@@ -47,7 +47,7 @@ def plot_psnr_per_frame(runs: list[dict], path, *, video: str, scale: int) -> No
     """One line per method (references dashed): PSNR of each evaluation frame, from metrics.json."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for run in runs:
-        reference = run["method"] in REFERENCES
+        reference = run["method"] in REFERENCE_METHODS
         ax.plot(run["eval_frame_ids"], run["psnr_per_frame"], "--" if reference else "-", marker="o",
                 markersize=4, linewidth=1.2 if reference else 1.6,
                 label=f"{run['method']} ({run['psnr_frame_rgb']:.2f} dB)")

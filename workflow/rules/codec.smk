@@ -11,7 +11,7 @@ rule encode_lr:
     benchmark:
         f"{RES}/benchmarks/encode_lr/{{video}}_x{{scale}}_{{rate}}.tsv"
     wildcard_constraints:
-        rate=stdo_config.LOSSY_PATTERN,
+        rate=vocabulary.LOSSY_PATTERN,
     conda:
         "../envs/stdo.yaml"
     threads: config["threads"]["encode"]

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from stdo import config as stdo_config
+from stdo import config as stdo_config, vocabulary
 from stdo.errors import InputError
 from stdo.sources import fingerprint, frame_files, resolve_source
 
@@ -19,11 +19,11 @@ RES = config["results_dir"]
 RSC = config["resources_dir"]
 SCALES = config["scales"]
 METHODS = list(config["methods"])
-REFERENCES = ["bicubic", "general"]
+REFERENCES = list(vocabulary.REFERENCE_METHODS)
 ROWS = REFERENCES + METHODS  # every row of the tables: the references, then the methods
 RATES = stdo_config.lr_rates(config)  # rate points of the LR stream, "lossless" first
 HR_RATES = stdo_config.hr_rates(config)  # rate points of the HR codec baseline
-LOSSLESS = stdo_config.LOSSLESS
+LOSSLESS = vocabulary.LOSSLESS
 
 
 def train_rate(rate):
@@ -38,7 +38,7 @@ wildcard_constraints:
     video="|".join(map(re.escape, config["videos"])),
     scale="[234]",
     method="|".join(map(re.escape, ROWS)),
-    rate=stdo_config.RATE_PATTERN,
+    rate=vocabulary.RATE_PATTERN,
     chunk="[0-9]+",
     recipe="[0-9a-f]{10}",
 

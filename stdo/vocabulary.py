@@ -1,0 +1,78 @@
+"""The words the configuration, the stages, the tables and the docs share, in one place and free of torch and
+PyAV, so that the start-up checks (every Snakemake process parses the workflow) refuse exactly what a job
+would refuse.
+
+- rate points: `lossless` and the names of the lossy ones (crf30, 500k, 62.5k), which are parts of paths;
+- the reference rows every table has besides the methods: bicubic (the player's upscaling) and general;
+- the encoders: each one's CRF range, presets and default preset (`stdo.delivery.stream` encodes with them)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LOSSLESS = "lossless"
+LOSSY_PATTERN = r"crf[0-9]+|[0-9]+(\.[0-9]+)?k"  # rate point names in paths: crf30, 500k, 62.5k
+RATE_PATTERN = f"{LOSSLESS}|{LOSSY_PATTERN}"
+
+REFERENCE_METHODS = ("bicubic", "general")  # what a player has without any per-video model
+
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """An encoder of the vocabulary: its constant-quality range and its presets (names, or an integer range:
+    SVT-AV1's preset, libvpx-vp9's cpu-used)."""
+
+    name: str
+    crf: tuple[int, int]
+    presets: tuple[str, ...] | range
+    default_preset: str | int
+
+    def preset_problem(self, preset) -> str | None:
+        """Why `preset` is no preset of this encoder (None: it is one, or None for the default)."""
+        if preset is None:
+            return None
+        if isinstance(self.presets, range):
+            number = _integer(preset)
+            if number is None or number not in self.presets:
+                return (f"{self.name} preset must be an integer in {self.presets.start}..{self.presets.stop - 1}, "
+                        f"got {preset!r}")
+            return None
+        if preset not in self.presets:
+            return f"unknown {self.name} preset {preset!r} (known: {', '.join(self.presets)})"
+        return None
+
+    def crf_problem(self, crf) -> str | None:
+        """Why `crf` is no constant-quality value of this encoder."""
+        low, high = self.crf
+        if isinstance(crf, bool) or _integer(crf) != crf or not low <= crf <= high:
+            return f"crf for {self.name} must be an integer in {low}..{high}, got {crf!r}"
+        return None
+
+    def preset(self, preset) -> str:
+        """The preset as the encoder takes it (a string), the default for None."""
+        return str(self.default_preset if preset is None else (_integer(preset) if self.int_presets else preset))
+
+    @property
+    def int_presets(self) -> bool:
+        return isinstance(self.presets, range)
+
+
+def _integer(value) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+ENCODERS = {e.name: e for e in (
+    Encoder("libx264", (0, 51), X26X_PRESETS, "medium"),
+    Encoder("libx265", (0, 51), X26X_PRESETS, "medium"),
+    Encoder("libsvtav1", (1, 63), range(0, 14), 8),
+    Encoder("libvpx-vp9", (0, 63), range(0, 9), 4),  # cpu-used; 6..8 run in realtime mode
+)}
+
+
+def encoder(name: str) -> Encoder | None:
+    return ENCODERS.get(name)
