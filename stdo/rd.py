@@ -139,8 +139,8 @@ def verdict(table: pd.DataFrame) -> list[str]:
         if own and "general" in methods:
             mine = own[0]
             versus = against(methods["general"], methods[mine])
-            text.append(f"The best per-video method, {mine} ({_bits(scores[mine])} against the codec), needs "
-                        f"{_bits(versus)} against {_who('general', methods)}: "
+            text.append(f"The best per-video method, {mine} ({_bits(scores[mine])} than the codec), needs "
+                        f"{_bits(versus)} than {_who('general', methods)}: "
                         + ("its per-video models earn their bytes." if versus[0] < 0 else
                            "its per-video models cost more bytes than the quality they add."))
         paragraphs.append(" ".join(text))
@@ -155,8 +155,14 @@ def _who(method: str, methods: dict) -> str:
 
 
 def _bits(values) -> str:
-    parts = ["n/a" if np.isnan(v) else f"{v:+.1f} %" for v in values]
-    return " / ".join(parts) + (" bits" if any(not np.isnan(v) for v in values) else "")
+    """BD-rates as words: '19.9 % / 15.0 % fewer bits', '5.0 % fewer / 3.0 % more bits', 'n/a / n/a'."""
+    known = [v for v in values if not np.isnan(v)]
+    if not known:
+        return " / ".join("n/a" for _ in values)
+    words = {"fewer" if v < 0 else "more" for v in known}
+    parts = ["n/a" if np.isnan(v) else f"{abs(v):.1f} %" + ("" if len(words) == 1 else
+                                                             f" {'fewer' if v < 0 else 'more'}") for v in values]
+    return " / ".join(parts) + (f" {words.pop()} bits" if len(words) == 1 else " bits")
 
 
 def bd_section(table: pd.DataFrame, order=None) -> list:

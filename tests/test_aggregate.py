@@ -83,7 +83,7 @@ def test_bd_rates_against_the_codec_are_tabled_with_their_reasons(outputs):
     text = markdown(outputs["c.md"])
     # PSNR-Y, VMAF-NEG, VMAF; all bytes, then the stream only (0.4 x the anchor's rate)
     assert "| v | x4 | stdo | 4 vs 4 | -20.0 | -20.0 | -20.0 | -60.0 | -60.0 | -60.0 |" in text
-    assert ("**Verdict.** v x4, against the codec alone: at equal quality stdo needs -20.0 % / -20.0 % bits "
+    assert ("**Verdict.** v x4, against the codec alone: at equal quality stdo needs 20.0 % / 20.0 % fewer bits "
             "(BD-rate VMAF-NEG / PSNR-Y, every byte counted; bicubic, the player alone: n/a / n/a)") in text
     assert "| v | x4 | bicubic | 4 vs 4 | n/a (" in text and "overlap" in text
     table = pd.read_csv(outputs["rd.csv"])
@@ -155,9 +155,9 @@ def test_a_cut_metrics_file_is_named_and_no_table_is_written(tmp_path):
 
 
 @pytest.mark.parametrize("general_rate, says", [
-    (0.9, "needs -11.1 % / -11.1 % bits against the general model resident at the client: its per-video models earn "
-          "their bytes."),
-    (0.7, "needs +14.3 % / +14.3 % bits against the general model resident at the client: its per-video models cost "
+    (0.9, "needs 11.1 % / 11.1 % fewer bits than the general model resident at the client: its per-video models "
+          "earn their bytes."),
+    (0.7, "needs 14.3 % / 14.3 % more bits than the general model resident at the client: its per-video models cost "
           "more bytes than the quality they add."),
 ])
 def test_the_verdict_names_the_best_row_and_weighs_the_per_video_models_against_the_general_model(general_rate, says):
@@ -167,4 +167,4 @@ def test_the_verdict_names_the_best_row_and_weighs_the_per_video_models_against_
     [paragraph] = rd.verdict(rd.rd_table([{**r, "encoder": "libx264"} for r in hr] + points + general))
     best = "the general model resident at the client" if general_rate < 0.8 else "stdo"
     assert paragraph.startswith(f"v x4, against libx264 alone: at equal quality {best} needs")
-    assert f"The best per-video method, stdo (-20.0 % / -20.0 % bits against the codec), {says}" in paragraph
+    assert f"The best per-video method, stdo (20.0 % / 20.0 % fewer bits than the codec), {says}" in paragraph
