@@ -24,7 +24,7 @@ from pathlib import Path
 
 from weights import general_path, inputs, load_run, run_arguments, score
 
-from stdo import config as stdo_config
+from stdo import vocabulary
 from stdo.infer import machine_line
 from stdo.package import build, write_base
 
@@ -79,7 +79,7 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     ap = run_arguments(__doc__.splitlines()[0], "where the bases and packages go")
-    ap.add_argument("--rates", nargs="+", default=[stdo_config.LOSSLESS, "crf33"], help="rate points of the run")
+    ap.add_argument("--rates", nargs="+", default=[vocabulary.LOSSLESS, "crf33"], help="rate points of the run")
     args = ap.parse_args()
     print(machine_line())
     cfg, resources = load_run(args)

@@ -21,12 +21,13 @@ from pathlib import Path
 import yaml
 
 from stdo import config as stdo_config
+from stdo import vocabulary
 from stdo.evaluate import evaluate
 from stdo.infer import machine_line
 from stdo.package import build
 
 REPO = Path(__file__).resolve().parents[1]
-RATE = stdo_config.LOSSLESS
+RATE = vocabulary.LOSSLESS
 STORAGE = {"fp16": ("fp16", "none"), "fp16+zlib": ("fp16", "zlib"), "int8": ("int8", "none"),
            "int8+zlib": ("int8", "zlib")}
 SCORED = ("fp16", "int8+zlib")
@@ -41,7 +42,7 @@ def inputs(cfg: dict, run: Path, resources: Path, video: str, scale: int, method
     x = run / video / f"x{scale}"
     trained = x / method / stdo_config.train_rate(cfg, rate)
     general = general_path(cfg, resources, scale)
-    stream = "stream.mkv" if rate == stdo_config.LOSSLESS else "stream.mp4"
+    stream = "stream.mkv" if rate == vocabulary.LOSSLESS else "stream.mp4"
     args = {"stream_path": x / "lr" / rate / stream, "codec_path": x / "lr" / rate / "codec.json",
             "patches_path": x / "lr" / stdo_config.train_rate(cfg, rate) / "patches.parquet",
             "meta_path": run / video / "frames" / "meta.json", "scale": scale,
