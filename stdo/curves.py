@@ -128,7 +128,7 @@ def plot(rows: pd.DataFrame, out) -> None:
                 ax.plot(line[x], line["psnr"], marker=".", label=f"model {model}")
         title = "no curve recorded" if key is None else f"{key[0]} x{key[1]} {key[2]} ({key[3]})"
         for ax, xlabel in zip(ax_row, ("optimizer steps", "training seconds")):
-            ax.set(title=title, xlabel=xlabel, ylabel="PSNR (dB, STDO conv., own patches)")
+            ax.set(title=title, xlabel=xlabel, ylabel="PSNR dB (STDO conv.)")
             ax.grid(alpha=0.3)
         if key is not None and group["model"].nunique() > 1:
             ax_row[0].legend(fontsize=7)
