@@ -19,7 +19,7 @@ import pandas as pd
 from . import metrics
 from .io import atomic_path, load_json, save_png
 
-PROBE_PATCHES = 64
+PROBE_PATCHES = 32
 RISE_DB = 0.05  # a curve that still rises more than this over its last doubling of steps has not converged
 CURVE_COLUMNS = ["video", "scale", "method", "rate", "model", "step", "seconds", "loss", "psnr"]
 
