@@ -99,27 +99,26 @@ class Scorer:
                 "eval_frame_ids": sorted(self.eval_frames), **metrics.pool_frame_scores(pooled)}
 
 
-def steps_trained(info: dict | None, model_metas) -> dict:
+def steps_trained(info: dict | None, metas: list[dict]) -> dict:
     """The step budget of a method given in epochs, known only once its models are trained (their sidecars)."""
     if not (info or {}).get("epochs"):
         return {}
-    budgets = [load_json(p)["budget_steps"] for p in model_metas if "budget_steps" in load_json(p)]
+    budgets = [m["budget_steps"] for m in metas if "budget_steps" in m]
     return {"steps": budgets[0]} if budgets else {}
 
 
-def model_summary(manifest: dict, model_metas) -> dict:
-    """Parameters the client runs and stores, and the training seconds of the models (sidecars)."""
+def model_summary(manifest: dict, metas: list[dict]) -> dict:
+    """Parameters the client runs and stores, and the training seconds of the models (their sidecars, loaded)."""
     entries = manifest["models"]
     total = sum(e["params"] for e in entries)
     first = entries[0]
     per_model = first["params"]
     if first.get("cafm_chunks"):  # the backbone plus one chunk's modules
-        per_model = total - (first["cafm_chunks"] - 1) * load_json(model_metas[0]).get("params_per_chunk", 0)
+        per_model = total - (first["cafm_chunks"] - 1) * metas[0].get("params_per_chunk", 0)
     routing = manifest["routing"]
     map_bits = (manifest["frames"] * manifest["grid"]["rows"] * manifest["grid"]["cols"]
                 * math.ceil(math.log2(routing["k"])) if routing["by"] == "map" else 0)
     ships = routing.get("ships", [])
-    metas = [load_json(p) for p in model_metas]
     return {"models": len([e for e in entries if e["file"]]), "arch": first["arch"], "total_params": total,
             "deltas": sum(bool(e.get("delta")) for e in entries),
             "fallbacks": sum(s != "trained" for s in ships) if ships else None, "ships": ships,
@@ -146,11 +145,12 @@ def evaluate(package_path, hr_path, patches_path, out, *, chunks_path=None, mode
             scorer.add(frame)
         scores = scorer.result(load_chunks(chunks_path) if chunks_path else None)
     sizes = package.bytes_by_role()
+    metas = [load_json(path) for path in model_meta_paths]  # the shipped models' sidecars, read once
     play = playback(m, device)
     result = {**(info or {}), "scale": m["scale"], "fps": m["fps"], "pad": play["pad"],
               "playback": f"{play['runtime']} {play['precision']}, pad {play['pad']}",
               "encoder": m["stream"].get("encoder"), "stream": _settings(m["stream"]), "base": base_label(m),
-              **model_summary(m, list(model_meta_paths)), **steps_trained(info, model_meta_paths), **sizes,
+              **model_summary(m, metas), **steps_trained(info, metas), **sizes,
               **{rate: kbps(sizes[size], m["frames"], m["fps"]) for rate, size in KBPS.items()}, **scores}
     save_json(result, out)
     log.info("%s at %s: %.1f kbit/s, PSNR-Y %.2f dB, VMAF %.2f", result.get("method"), result.get("rate"),
