@@ -18,7 +18,7 @@ import yaml
 
 from stdo import config as stdo_config
 from stdo.delivery.stream import encode
-from stdo.ingest import downscale
+from stdo.resample import downscale
 from stdo.sources import bundled_clip
 
 HD = (1920, 1080)

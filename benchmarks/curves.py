@@ -19,16 +19,16 @@ import torch
 from clips import write_hd_arrays
 
 from stdo import models
+from stdo.fitting import CropSampler, Recipe, fit_job
 from stdo.infer import choose_precision, machine_line
 from stdo.io import load_frames
 from stdo.patches import Grid, patch_table
-from stdo.train import CropSampler, fit_job
 
 SCALE, GRID = 4, (10, 5)
 
 
 def train(folder: Path, steps: int, points: int, precision: str) -> tuple[dict, dict, float]:
-    """(the result of `stdo.train._fit`, the state dict, wall seconds of the whole call)."""
+    """(the result of `stdo.fitting.fit_job`, the state dict, wall seconds of the whole call)."""
     lr, hr = load_frames(folder / f"lr_x{SCALE}.npy"), load_frames(folder / "hr.npy")
     grid = Grid.fit(lr.shape[1], lr.shape[2], cols=GRID[0], rows=GRID[1], scale=SCALE)
     table = patch_table(len(lr), grid, eval_every=10)
@@ -36,7 +36,8 @@ def train(folder: Path, steps: int, points: int, precision: str) -> tuple[dict, 
     torch.manual_seed(0)
     model = models.build("espcn", SCALE)
     start = time.perf_counter()
-    result = fit_job(model, sampler, steps, 32, 1e-3, None, precision=precision, curve_points=points)
+    recipe = Recipe(scale=SCALE, arch="espcn", batch_size=32, crop=32, lr=1e-3, curve_points=points)
+    result = fit_job(model, sampler, steps, recipe, precision)
     return result, model.state_dict(), time.perf_counter() - start
 
 

@@ -3,7 +3,7 @@
 Two clips: the bundled one (1280x720) and the same frames upscaled to 1920x1080 (bicubic), each
 written as hr.npy / lr_x4.npy in a temporary folder and memory-mapped, as the pipeline reads them.
 For each, prints samples/second of (a) the model's forward + backward + Adam step on one pre-built
-batch (the ceiling) and (b) the real loop `stdo.train.fit` drawing random flipped crops from the
+batch (the ceiling) and (b) the real loop `stdo.fitting.fit` drawing random flipped crops from the
 memory-mapped frames over all the clip's patches (m0), their ratio (same run, same threads,
 interleaved), the peak RssAnon of this process during the loop, and what the former sampler held
 in memory on top (all the patches, preloaded). The model alone runs in fp32 and in bf16 autocast,
@@ -26,10 +26,10 @@ from clips import write_hd_arrays
 from memory import PeakAnonMemory
 
 from stdo import models
+from stdo.fitting import CropSampler, fit
 from stdo.infer import autocast, choose_precision, machine_line
 from stdo.io import load_frames
 from stdo.patches import Grid, patch_table
-from stdo.train import CropSampler, fit
 
 SCALE, GRID = 4, (10, 5)  # the default config's x4 grid
 CLIPS = {"720p": (1280, 720), "1080p": (1920, 1080)}

@@ -17,15 +17,10 @@ import pandas as pd
 
 from .errors import InputError
 from .io import save_json, save_parquet
+from .patches import ranking
 
 SPLITS = ("stdo", "temporal", "kmeans", "none")
 KMEANS_FEATURES = ("psnr", "grad_energy", "temporal_diff")
-
-
-def ranking(table: pd.DataFrame) -> np.ndarray:
-    """The labeller's score of every patch, lower = harder (`stdo.label`); a table labelled before the
-    labellers existed holds the general model's PSNR only, which is the score it was labelled by."""
-    return table["score" if "score" in table else "psnr"].to_numpy()
 
 
 def split_stdo(score: np.ndarray, k: int) -> np.ndarray:
@@ -76,12 +71,6 @@ def assign(table: pd.DataFrame, split: str, k: int, seed: int = 0) -> np.ndarray
             raise InputError(f"k = {k}: split 'none' makes exactly one chunk")
         return np.zeros(len(table), dtype=np.int64)
     raise InputError(f"split '{split}': unknown; choose one of {', '.join(SPLITS)}")
-
-
-def load_chunks(chunks_path) -> np.ndarray:
-    """The chunk of every patch, indexed by patch id."""
-    chunks = pd.read_parquet(chunks_path, columns=["patch_id", "chunk"]).sort_values("patch_id")
-    return chunks["chunk"].to_numpy()
 
 
 def cluster(patches_path, out_parquet, out_json, *, split: str, k: int, seed: int = 0) -> dict:

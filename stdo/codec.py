@@ -13,17 +13,17 @@ import logging
 
 import numpy as np
 
-from . import config as stdo_config
 from .delivery import stream
 from .errors import InputError
-from .evaluate import kbps, score_stream
 from .io import atomic_path, load_frames, load_json, save_json
+from .scoring import kbps, score_stream
+from .vocabulary import rate_settings
 
 log = logging.getLogger(__name__)
 
 
 def _encode(frames: np.ndarray, path, rate: str, *, fps: float, encoder: str, preset, threads: int) -> dict:
-    settings = stdo_config.rate_settings(rate)
+    settings = rate_settings(rate)
     with atomic_path(path) as tmp:
         if settings.get("lossless"):
             description = stream.encode_lossless(iter(frames), tmp, fps=fps, threads=threads)
@@ -50,7 +50,7 @@ def encode_lr(lr_path, meta_path, out_stream, out_json, *, rate: str, encoder: s
         raise InputError(f"{lr_path}: {lr.shape[2]}x{lr.shape[1]} LR frames; the encoders need even sizes")
     description = _encode(lr, out_stream, rate, fps=video_fps(meta_path, fps), encoder=encoder, preset=preset,
                           threads=threads)
-    if stdo_config.rate_settings(rate).get("lossless"):
+    if rate_settings(rate).get("lossless"):
         _check_lossless(out_stream, lr)
     elif out_frames is not None:
         with atomic_path(out_frames) as tmp:

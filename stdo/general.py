@@ -16,11 +16,11 @@ import numpy as np
 
 from . import models
 from .errors import InputError
+from .fitting import CropSampler, fit, initial_model, ran_as, step_budget, steps_of
 from .infer import choose_precision, precision_note, setup
-from .ingest import downscale, read_image
-from .io import sha256_files
+from .io import read_image, sha256_files
 from .patches import Grid, cut
-from .train import CropSampler, fit, initial_model, ran_as, step_budget, steps_of
+from .resample import downscale
 
 log = logging.getLogger(__name__)
 

@@ -28,21 +28,14 @@ import av
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .errors import InputError
-from .io import save_json, sha256_files, staged_dir
+from .io import read_image, save_json, sha256_files, staged_dir
+from .resample import downscale_float
 from .sources import IMAGE_SUFFIXES, VSD4K_HR, VSD4K_LR, frame_files
 
 log = logging.getLogger(__name__)
 DOWNSCALER = "torch.nn.functional.interpolate(mode='bicubic', antialias=True), rounded to uint8"
-
-
-def read_image(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"{path}: not an image OpenCV can read")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def _natural_key(path: Path):
@@ -195,18 +188,6 @@ def plan_crop(width: int, height: int, scales, grids, name="video") -> tuple[int
     return crop
 
 
-def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
-    """Antialiased bicubic downscaling of (T, H, W, 3) uint8 frames by an integer scale."""
-    return _downscale_float(torch.from_numpy(np.array(hr)).permute(0, 3, 1, 2).float(), scale)
-
-
-def _downscale_float(t: torch.Tensor, scale: int) -> np.ndarray:
-    """`downscale` of the frames as float (T, 3, H, W) with channels-last strides, as it makes them."""
-    size = (t.shape[2] // scale, t.shape[3] // scale)
-    lr = F.interpolate(t, size=size, mode="bicubic", antialias=True, align_corners=False)
-    return lr.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-
 def _cropped(frames, width, height, name, expect=None):
     """Crop each frame top-left, checking every frame has the size of the first (or `expect`)."""
     for i, frame in enumerate(frames):
@@ -267,7 +248,7 @@ def _write_frames(files, src: Source, frames, size, crop, scales, batch: int) ->
                 np.stack([next(given[s]) for _ in hr]).tofile(lr_out[s])
             t = floats[:len(hr)].copy_(torch.from_numpy(hr)).permute(0, 3, 1, 2) if made else None
             for s in made:
-                _downscale_float(t, s).tofile(lr_out[s])
+                downscale_float(t, s).tofile(lr_out[s])
 
 
 def _check_space(out_dir, needed: float) -> None:

@@ -25,18 +25,38 @@ def _remove_leftovers(folder: Path, pattern: str) -> None:
             stale.unlink(missing_ok=True)
 
 
+def _beside(path: Path) -> Path:
+    """The temporary name of `path` while it is written (ending in its suffix, for writers that read the
+    format from it), once the leftovers of a killed earlier writer are gone."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(path.parent, f".{glob.escape(path.name)}.tmp*")
+    return path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(path.parent, f".{glob.escape(path.name)}.tmp*")
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = _beside(path)
     try:
         yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+    """Yield an empty folder beside the folder `path`; it replaces `path` whole only if the block succeeds."""
+    path = Path(path)
+    staging = _beside(path)
+    staging.mkdir()
+    try:
+        yield staging
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def save_json(obj, path) -> None:
@@ -47,6 +67,11 @@ def save_json(obj, path) -> None:
 def save_text(text: str, path) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def save_bytes(data: bytes, path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def load_json(path):
@@ -77,7 +102,26 @@ def load_frames(path) -> np.ndarray:
     return np.load(path, mmap_mode="r")
 
 
+def load_chunks(chunks_path) -> np.ndarray:
+    """The chunk of every patch, indexed by patch id."""
+    import pandas as pd  # here, not at the top: the client reads no parquet
+
+    chunks = pd.read_parquet(chunks_path, columns=["patch_id", "chunk"]).sort_values("patch_id")
+    return chunks["chunk"].to_numpy()
+
+
+def read_image(path: Path) -> np.ndarray:
+    """An image file as RGB uint8 (H, W, 3)."""
+    import cv2  # here, not at the top: the client reads no image files
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{path}: not an image OpenCV can read")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
 def sha256_files(paths, chunk_bytes: int = 1 << 20) -> str:
+    """The SHA-256 of the files' contents one after the other (hex)."""
     digest = hashlib.sha256()
     for path in paths:
         with open(path, "rb") as f:

@@ -10,8 +10,8 @@ is the base is not sent but named, and with ship 'delta' a model warm-started fr
 difference to the base (int8 + zlib); the manifest then names the base (format version 2)."""
 from __future__ import annotations
 
+import hashlib
 import logging
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +20,11 @@ import numpy as np
 import pandas as pd
 
 from . import __version__, models
-from .cluster import load_chunks
 from .delivery import manifest as fmt
 from .delivery import onnx_model
 from .delivery.player import PLAYBACK
 from .errors import InputError
-from .io import load_json, save_json
+from .io import atomic_dir, load_chunks, load_json, save_bytes, save_json, sha256_files
 from .patches import Grid, grid_of
 
 log = logging.getLogger(__name__)
@@ -86,18 +85,13 @@ def write_base(general_path, out, *, weights: str = "fp16", compression: str = "
     model, meta = models.load_checkpoint(general_path)
     if meta["arch"] == "bicubic" or meta.get("cafm_chunks"):
         raise InputError(f"{general_path}: a {meta['arch']} model cannot be a resident base (a plain SR model can)")
-    folder = Path(out).parent
-    staged = folder / f".{Path(out).name}.onnx.tmp{os.getpid()}"
-    try:
-        info = onnx_model.export(model, staged, weights=weights, compression=compression)
-        digest = fmt.sha256(staged)
-        name = _file_name(digest, compression)
-        os.replace(staged, folder / name)
-    finally:
-        staged.unlink(missing_ok=True)
+    data, info = onnx_model.serialize(model, weights=weights, compression=compression)
+    digest = hashlib.sha256(data).hexdigest()
+    name = _file_name(digest, compression)
+    save_bytes(data, Path(out).parent / name)
     entry = {"sha256": digest, "file": name, "arch": meta["arch"], "arch_kwargs": meta.get("arch_kwargs", {}),
              "scale": meta["scale"], "weights": info["weights"], "compression": info["compression"],
-             "bytes": info["bytes"], **onnx_model.counts(info["params"], info.get("buffers", 0))}
+             "bytes": len(data), **onnx_model.counts(info["params"], info.get("buffers", 0))}
     save_json(entry, out)
     log.info("base %s: %s", out, entry)
     return entry
@@ -142,7 +136,7 @@ def resident(base_path, scale: int, ship: str) -> Resident:
         raise ValueError(f"ship '{ship}': choose one of {', '.join(SHIPS)}")
     entry = load_json(base_path)
     path = Path(base_path).parent / entry["file"]
-    if not path.is_file() or fmt.sha256(path) != entry["sha256"]:
+    if not path.is_file() or sha256_files([path]) != entry["sha256"]:
         raise InputError(f"{path}: missing, or not the base {base_path} describes (sha256 {entry['sha256']})")
     if entry["scale"] != scale:
         raise InputError(f"{base_path}: a base for x{entry['scale']}, the package is x{scale}")
@@ -224,16 +218,8 @@ def build(stream_path, codec_path, patches_path, out_dir, *, scale: int, playbac
         "routing": route,
         "about": {**(info or {}), "made_by": f"stdo {__version__}"},
     }
-    out_dir = Path(out_dir)
-    staging = out_dir.with_name(f".{out_dir.name}.tmp{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with atomic_dir(out_dir) as staging:
         _write(staging, manifest, stream_path, loaded, chunk, {"weights": weights, "compression": compression}, base)
-        shutil.rmtree(out_dir, ignore_errors=True)
-        os.replace(staging, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     log.info("package %s: %s", out_dir, {k: v["bytes"] for k, v in manifest["files"].items()})
     return manifest
 

@@ -94,3 +94,9 @@ def grid_of(table, scale: int) -> Grid:
     first = table.iloc[0]
     return Grid(int(table["row"].max()) + 1, int(table["col"].max()) + 1,
                 int(first["lr_h"]), int(first["lr_w"]), scale)
+
+
+def ranking(table) -> np.ndarray:
+    """The labeller's score of every patch, lower = harder (`stdo.label`); a table labelled before the
+    labellers existed holds the general model's PSNR only, which is the score it was labelled by."""
+    return table["score" if "score" in table else "psnr"].to_numpy()

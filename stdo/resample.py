@@ -1,4 +1,5 @@
-"""Integer-factor bicubic upsampling as a fixed convolution (NumPy only, no torch).
+"""Integer-factor bicubic resampling: the antialiased downscaling that makes LR frames (`downscale`, torch, imported
+when called), and upsampling as a fixed convolution (NumPy only, no torch).
 
 PyTorch's `interpolate(mode="bicubic", align_corners=False)` by an integer factor s samples output
 pixel o = s*i + r at source position i + (r + 0.5)/s - 0.5 with Keys' cubic (a = -0.75) on the 4
@@ -45,3 +46,20 @@ def bicubic_kernel(scale: int, channels: int) -> np.ndarray:
     taps = phase_taps(scale)
     phases = np.einsum("yi,xj->yxij", taps, taps).reshape(scale * scale, 1, 2 * PAD + 1, 2 * PAD + 1)
     return np.tile(phases, (channels, 1, 1, 1)).astype(np.float32)
+
+
+def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
+    """Antialiased bicubic downscaling of (T, H, W, 3) uint8 frames by an integer scale: how LR frames are made."""
+    import torch
+
+    return downscale_float(torch.from_numpy(np.array(hr)).permute(0, 3, 1, 2).float(), scale)
+
+
+def downscale_float(t, scale: int) -> np.ndarray:
+    """`downscale` of frames given as a float torch tensor (T, 3, H, W), as ingest holds them."""
+    import torch
+    import torch.nn.functional as F
+
+    size = (t.shape[2] // scale, t.shape[3] // scale)
+    lr = F.interpolate(t, size=size, mode="bicubic", antialias=True, align_corners=False)
+    return lr.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()

@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 
 from . import metrics, models
-from .cluster import load_chunks
 from .errors import InputError
 from .infer import setup, sr_mse
-from .io import load_frames, save_json
+from .io import load_chunks, load_frames, save_json
 from .patches import cut, grid_of
 
 log = logging.getLogger(__name__)

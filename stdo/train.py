@@ -1,258 +1,34 @@
-"""Stage 5: overfit SR models to a video's patches.
+"""Stage 5: overfit SR models to a video's patches (the training itself: `stdo.fitting`).
 
 - `train_chunk`: one independent model per chunk (m0, nas, stdo, kmeans splits);
 - `train_joint`: one job for the whole method: `cafm` (a shared backbone plus per-chunk CaFM
   modules, each sample routed through its chunk's modules; optionally only the modules are
-  trained, on a frozen backbone) or `jstdo` (one model on a data-aware subset of the chunks).
-
-Training samples are random crops (with random horizontal/vertical flips) inside the chunk's
-patches. The sampler holds only the patch boxes and reads each batch's crops straight from the
-memory-mapped frames (one vectorised fancy index per array), so memory follows the batch, not the
-video, and there is no image decoding and no Python loop per sample on the training path."""
+  trained, on a frozen backbone) or `jstdo` (one model on a data-aware subset of the chunks)."""
 from __future__ import annotations
 
 import logging
-import time
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
-from numpy.lib.stride_tricks import sliding_window_view
-from torch import nn
 
 from . import models
-from .cluster import load_chunks
-from .config import sparse_update_problem
-from .curves import Recorder
-from .delivery import onnx_model
 from .errors import InputError
-from .infer import autocast, choose_precision, precision_note, setup, to_tensor
-from .io import load_frames
-from .patches import grid_of
+from .fitting import (
+    CropSampler,
+    Recipe,
+    _check_fraction,
+    chunk_budget,
+    fit_job,
+    initial_model,
+    ran_as,
+    step_budget,
+    steps_of,
+)
+from .infer import choose_precision, precision_note, setup
+from .io import load_chunks, load_frames
 
 log = logging.getLogger(__name__)
-
-
-class CropSampler:
-    """Random aligned LR/HR crops of `crop` LR pixels inside patches of (T, H, W, 3) uint8 frames.
-
-    A patch is a box (frame, LR y0, LR x0) of `patch` = (h, w) LR pixels, at `scale` times that in
-    the HR frames; without boxes every frame is one patch (a stack of patches). Frames are never
-    copied: memory-mapped ones are read a batch of crops at a time."""
-
-    def __init__(self, lr: np.ndarray, hr: np.ndarray, scale: int, crop: int, device, seed: int = 0,
-                 boxes: np.ndarray | None = None, patch: tuple[int, int] | None = None):
-        self.lr, self.hr = lr, hr
-        whole_frames = np.column_stack([np.arange(len(lr)), np.zeros((len(lr), 2), int)])
-        self.boxes = np.asarray(whole_frames if boxes is None else boxes, dtype=np.int64)
-        self.patch = tuple(lr.shape[1:3] if patch is None else patch)
-        self.scale, self.device = scale, torch.device(device)
-        self.crop = min(crop, *self.patch)
-        self.gen = torch.Generator().manual_seed(seed)  # on the CPU: the same draws on any device
-
-    @classmethod
-    def of_patches(cls, lr: np.ndarray, hr: np.ndarray, table: pd.DataFrame, ids, scale: int, crop: int,
-                   device, seed: int = 0) -> CropSampler:
-        """The sampler over the patches `ids` of a patch table (patches.parquet) of these frames."""
-        boxes = table.set_index("patch_id").loc[ids, ["frame", "lr_y0", "lr_x0"]].to_numpy()
-        return cls(lr, hr, scale, crop, device, seed, boxes=boxes, patch=grid_of(table, scale).patch_size())
-
-    def draw(self, batch: int) -> tuple[np.ndarray, ...]:
-        """Random (patch index, LR y, LR x offset inside the patch, vertical flip, horizontal flip), drawn
-        in the order the sampler has always drawn them, so a seed still trains the same models."""
-        idx = torch.randint(0, len(self.boxes), (batch,), generator=self.gen)
-        flip_y, flip_x = torch.randint(0, 2, (2, batch), generator=self.gen).bool()
-        y, x = (torch.randint(0, size - self.crop + 1, (batch,), generator=self.gen) for size in self.patch)
-        return idx.numpy(), y.numpy(), x.numpy(), flip_y.numpy(), flip_x.numpy()
-
-    def crops(self, idx, y, x, flip_y, flip_x) -> tuple[np.ndarray, np.ndarray]:
-        """(B, c, c, 3) LR and (B, c*s, c*s, 3) HR uint8 crops at the drawn places."""
-        frame, y0, x0 = self.boxes[idx].T
-        c, s = self.crop, self.scale
-        return (_read_crops(self.lr, frame, y0 + y, x0 + x, c, flip_y, flip_x),
-                _read_crops(self.hr, frame, (y0 + y) * s, (x0 + x) * s, c * s, flip_y, flip_x))
-
-    def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, 3, c, c) LR and (B, 3, c*s, c*s) HR crops as float in [0, 1], and their patch indices."""
-        idx, *where = self.draw(batch)
-        lr, hr = self.crops(idx, *where)
-        return to_tensor(lr, self.device), to_tensor(hr, self.device), torch.from_numpy(idx).to(self.device)
-
-
-def _read_crops(frames: np.ndarray, frame, y0, x0, size: int, flip_y, flip_x) -> np.ndarray:
-    """(B, size, size, C) crops of (T, H, W, C) `frames` at (frame, y0, x0), flipped where asked.
-
-    One fancy index into the view of all row segments `size` pixels long, so each crop row is one
-    contiguous copy (2-3x faster on a memmap than indexing pixel by pixel); flipped rows are read
-    in reverse order, and horizontal flips made on the batch."""
-    segments = sliding_window_view(frames, (size, frames.shape[-1]), axis=(2, 3))
-    ramp = np.arange(size)
-    rows = y0[:, None] + np.where(flip_y[:, None], size - 1 - ramp, ramp)
-    crops = segments[frame[:, None], rows, x0[:, None], 0]
-    crops[flip_x] = crops[flip_x, :, ::-1]
-    return crops
-
-
-def fit(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr: float,
-        route: torch.Tensor | None = None, params=None, precision: str = "fp32", log_every: int = 50,
-        curve: Recorder | None = None) -> dict:
-    """Adam + cosine decay on L1 (STDO's recipe); returns the logged losses and the seconds spent.
-
-    `route` (chunk index per patch) feeds CaFM models their samples' chunks; `params` restricts
-    what is trained (default: everything); `precision` bf16/fp16 trains under autocast (fp16 with
-    loss scaling); `curve` records the learning curve (its probing is not counted in the seconds)."""
-    model.to(sampler.device).train()
-    opt = torch.optim.Adam(model.parameters() if params is None else params, lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
-    scaler = torch.amp.GradScaler(sampler.device.type, enabled=precision == "fp16")
-    losses, running, since, start = [], 0.0, 0, time.perf_counter()
-    probed = curve.probing if curve else 0.0
-    for step in range(1, steps + 1):
-        x, y, idx = sampler.sample(batch_size)
-        with autocast(sampler.device, precision):
-            out = model(x) if route is None else model(x, route[idx])
-        loss = F.l1_loss(out.float(), y)
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-        schedule.step()
-        running, since = running + loss.detach(), since + 1  # no per-step device sync
-        if curve is not None:
-            curve.after_step(model, loss.detach())
-        if step % log_every == 0 or step == steps:
-            losses.append(float(running) / since)
-            log.info("step %d/%d  L1 %.5f  %.1f s", step, steps, losses[-1], time.perf_counter() - start)
-            running, since = 0.0, 0
-    model.eval()
-    probed = curve.probing - probed if curve else 0.0
-    return {"losses": losses, "train_seconds": round(time.perf_counter() - start - probed, 3)}
-
-
-def fit_sparse(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr: float, fraction: float,
-               route: torch.Tensor | None = None, precision: str = "fp32", curve: Recorder | None = None) -> dict:
-    """SRVC's sparse update at equal steps: the first half of `steps` trains every weight (`fit`); then the
-    `fraction` of the parameters that moved most from where they started (the base) is kept, every other
-    entry is reset to the base, and the second half trains the kept entries only: their gradients are masked
-    and a fresh Adam holds no momentum from the first half, so a masked entry cannot move (checked)."""
-    model.to(sampler.device)
-    base = {name: p.detach().clone() for name, p in model.named_parameters()}
-    first = fit(model, sampler, steps // 2, batch_size, lr, route=route, precision=precision, curve=curve)
-    masks = largest_changes(model, base, fraction)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            p.copy_(torch.where(masks[name], p, base[name]))
-    trained = {name: p for name, p in model.named_parameters() if masks[name].any()}
-    hooks = [p.register_hook(lambda grad, mask=masks[name]: torch.where(mask, grad, 0)) for name, p in trained.items()]
-    try:
-        second = fit(model, sampler, steps - steps // 2, batch_size, lr, route=route, params=list(trained.values()),
-                     precision=precision, curve=curve)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    _check_unmoved(model, base, masks)
-    return {"losses": first["losses"] + second["losses"],
-            "train_seconds": round(first["train_seconds"] + second["train_seconds"], 3),
-            "fraction": fraction, "kept": int(sum(m.sum() for m in masks.values()))}
-
-
-def largest_changes(model: nn.Module, base: dict, fraction: float) -> dict[str, torch.Tensor]:
-    """{parameter name: bool mask} of the round(fraction x all entries) entries (at least one) that differ most
-    from `base`, ranked over all parameters at once; a tie goes to the earlier entry (parameter order, then
-    flat index), so the mask is deterministic."""
-    params = dict(model.named_parameters())
-    change = np.concatenate([(p.detach() - base[name]).abs().flatten().cpu().numpy() for name, p in params.items()])
-    kept = np.zeros(len(change), dtype=bool)
-    kept[np.argsort(-change, kind="stable")[:max(1, int(round(fraction * len(change))))]] = True
-    sizes = np.cumsum([p.numel() for p in params.values()])[:-1]
-    return {name: torch.from_numpy(part).view(p.shape).to(p.device)
-            for (name, p), part in zip(params.items(), np.split(kept, sizes))}
-
-
-def _check_unmoved(model: nn.Module, base: dict, masks: dict) -> None:
-    for name, p in model.named_parameters():
-        outside = ~masks[name]
-        if not torch.equal(p.detach()[outside].view(torch.int32), base[name][outside].view(torch.int32)):
-            raise RuntimeError(f"sparse update: parameter '{name}' moved outside its mask")
-
-
-def fit_job(model: nn.Module, sampler: CropSampler, steps: int, batch_size: int, lr: float, fraction: float | None,
-            route: torch.Tensor | None = None, params=None, precision: str = "fp32", curve_points: int = 0) -> dict:
-    """What a training job runs: `fit`, or `fit_sparse` where a `fraction` of the weights is to be kept (never
-    with `params`: CaFM); with `curve_points`, the learning curve at that many points (at most one a step)."""
-    curve = Recorder(sampler, steps, min(curve_points, steps), route) if curve_points else None
-    if curve is not None:
-        curve.record_start(model)
-    if fraction is None:
-        result = fit(model, sampler, steps, batch_size, lr, route=route, params=params, precision=precision,
-                     curve=curve)
-    else:
-        result = fit_sparse(model, sampler, steps, batch_size, lr, fraction, route=route, precision=precision,
-                            curve=curve)
-    return {**result, **(curve.result() if curve else {})}
-
-
-def _check_fraction(fraction: float | None, init: str, mode: str) -> None:
-    if fraction is None:
-        return
-    if not 0 < fraction <= 1:
-        raise InputError(f"fraction {fraction}: the share of the weights a sparse update keeps is in (0, 1]")
-    problem = sparse_update_problem(init, mode)
-    if problem:
-        raise InputError(f"fraction: {problem}")
-
-
-def ran_as(configured: str, ran: str) -> dict:
-    """The sidecar's record of a job's arithmetic: what ran, and the setting it came from (auto, or itself)."""
-    return {"precision": ran, "precision_config": configured}
-
-
-def chunk_budget(total_steps: float, chunk_sizes, chunk: int) -> float:
-    """A chunk model's share of the method's step budget, in proportion to its patch count."""
-    sizes = np.asarray(chunk_sizes, dtype=np.float64)
-    return total_steps * sizes[chunk] / sizes.sum()
-
-
-def step_budget(steps: int | None, epochs: float | None, samples: int, batch_size: int) -> float:
-    """A method's optimizer-step budget: `steps`, or `epochs` passes over the video's `samples` in batches of
-    `batch_size`. A sample is one LR patch tile (a random crop of it is drawn per step), so an epoch of a
-    chunk model is (its patches / batch) steps, and `epochs` under budget 'total' is the papers' protocol:
-    every chunk model trains that many epochs over its own chunk, m0 over the whole video."""
-    if (steps is None) == (epochs is None):
-        raise InputError(f"steps {steps}, epochs {epochs}: give exactly one of the two")
-    return float(steps) if epochs is None else epochs * samples / batch_size
-
-
-def steps_of(budget: float, epochs: float | None, what: str) -> int:
-    """`budget` (from `step_budget`) as whole steps; epochs that round to none are refused, not trained."""
-    if epochs is not None and round(budget) < 1:
-        raise InputError(f"epochs {epochs:g}: {what} make {budget:.2f} steps, which rounds to 0; "
-                         f"give more than {epochs * 0.5 / budget:.3g} epochs")
-    return max(1, int(round(budget)))
-
-
-def initial_model(arch: str, arch_kwargs: dict, scale: int, init: str, init_path, seed: int,
-                  init_weights: str | None = None) -> nn.Module:
-    """A fresh model, or one warm-started from the general model or the video's own m0. `init_weights`
-    (fp16, int8): start from the warm start's weights as a package file stored that way decodes them,
-    i.e. from the resident base as the client holds it, so that a weight training leaves alone has delta 0."""
-    torch.manual_seed(seed)
-    model = models.build(arch, scale, **arch_kwargs)
-    if init == "scratch":
-        if init_weights is not None:
-            raise InputError(f"init_weights '{init_weights}': init scratch has no warm start to decode")
-        return model
-    source, meta = models.load_checkpoint(init_path)
-    if (meta["arch"], meta.get("arch_kwargs", {})) != (arch, arch_kwargs) or meta.get("cafm_chunks"):
-        raise InputError(f"init: {init}: {init_path} holds {meta['arch']} {meta.get('arch_kwargs', {})}, "
-                         f"it cannot warm-start {arch} {arch_kwargs}")
-    if init_weights is not None:
-        if init_weights not in onnx_model.WEIGHTS:
-            raise InputError(f"init_weights '{init_weights}': choose one of {', '.join(onnx_model.WEIGHTS)}")
-        source = onnx_model.as_packaged(source, init_weights)
-    model.load_state_dict(source.state_dict())
-    return model
 
 
 def jstdo_subset(chunk: np.ndarray, keep, seed: int) -> np.ndarray:
@@ -269,97 +45,79 @@ def _sampler(lr_path, hr_path, patches_path, ids, scale, crop, device, seed) -> 
                                   scale, crop, device, seed)
 
 
-def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *, scale: int,
-                arch: str, batch_size: int, crop: int, lr: float, steps: int | None = None,
-                epochs: float | None = None, init: str = "scratch",
-                arch_kwargs: dict | None = None, init_path=None, budget: str = "total", seed: int = 0,
-                precision: str = "auto", device: str = "auto", threads: int = 1, split: str | None = None,
-                k: int | None = None, mode: str = "per_chunk", finetune: bool = False,
-                init_weights: str | None = None, fraction: float | None = None, curve_points: int = 0) -> dict:
-    """Train the model of one chunk and write its checkpoint + sidecar to `out`.
+def train_chunk(lr_path, hr_path, patches_path, chunks_path, chunk: int, out, *, init_path=None, threads: int = 1,
+                **recipe) -> dict:
+    """Train the model of one chunk and write its checkpoint + sidecar to `out`; `recipe`: a `Recipe`.
 
     The method's budget is `steps` or `epochs` (`step_budget`, over all the video's patches); budget 'total':
     the chunk gets its size-proportional share of it (with epochs: that many passes over its own patches);
-    'per_chunk': all of it.
-    `split`, `k`, `mode`, `finetune`: the rest of the method's recipe, checked against the chunks and
-    recorded in the sidecar (one model per chunk is mode per_chunk, never a CaFM fine-tuning).
-    `init_weights`: start from the warm start as stored so (`initial_model`); `fraction`: a sparse update
-    of it (`fit_sparse`); `curve_points`: record the learning curve (`stdo.curves`) in the sidecar."""
-    arch_kwargs, chunk = arch_kwargs or {}, int(chunk)
-    if mode != "per_chunk" or finetune:
-        raise InputError(f"mode '{mode}'{' with finetune' if finetune else ''}: a chunk model is mode per_chunk")
-    _check_fraction(fraction, init, mode)
-    dev = setup(device, threads)
+    'per_chunk': all of it. One model per chunk is mode per_chunk, never a CaFM fine-tuning."""
+    r, chunk = Recipe.of(recipe), int(chunk)
+    if r.mode != "per_chunk" or r.finetune:
+        raise InputError(f"mode '{r.mode}'{' with finetune' if r.finetune else ''}: a chunk model is mode per_chunk")
+    _check_fraction(r.fraction, r.init, r.mode)
+    dev = setup(r.device, threads)
     labels = load_chunks(chunks_path)
-    if k is not None and k != labels.max() + 1:
-        raise InputError(f"{chunks_path}: {labels.max() + 1} chunks, the method's k is {k}")
+    if r.k is not None and r.k != labels.max() + 1:
+        raise InputError(f"{chunks_path}: {labels.max() + 1} chunks, the method's k is {r.k}")
     ids = np.flatnonzero(labels == chunk)
     if len(ids) == 0:
         raise InputError(f"{chunks_path}: chunk {chunk} holds no patch")
-    sampler = _sampler(lr_path, hr_path, patches_path, ids, scale, crop, dev, seed + chunk)
-    model = initial_model(arch, arch_kwargs, scale, init, init_path, seed + chunk, init_weights)
-    total = step_budget(steps, epochs, len(labels), batch_size)
-    mine = total if budget == "per_chunk" else chunk_budget(total, np.bincount(labels), chunk)
-    my_steps = steps_of(mine, epochs, f"chunk {chunk}'s {len(ids)} patches at batch {batch_size}")
-    steps = int(round(total))
+    sampler = _sampler(lr_path, hr_path, patches_path, ids, r.scale, r.crop, dev, r.seed + chunk)
+    model = initial_model(r.arch, r.arch_kwargs, r.scale, r.init, init_path, r.seed + chunk, r.init_weights)
+    total = step_budget(r.steps, r.epochs, len(labels), r.batch_size)
+    mine = total if r.budget == "per_chunk" else chunk_budget(total, np.bincount(labels), chunk)
+    my_steps = steps_of(mine, r.epochs, f"chunk {chunk}'s {len(ids)} patches at batch {r.batch_size}")
     log.info("chunk %d: %d patches, %d steps (budget %d, %s), %d params on %s, %s", chunk, len(ids), my_steps,
-             steps, budget, models.count_params(model), dev, precision_note(precision, dev))
-    ran = choose_precision(precision, dev)
-    result = fit_job(model, sampler, my_steps, batch_size, lr, fraction, precision=ran, curve_points=curve_points)
-    meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "init_weights": init_weights, "seed": seed, **ran_as(precision, ran), "split": split, "k": k,
-            "chunk": chunk, "patches": len(ids), "steps": my_steps, "budget_steps": steps, "epochs": epochs,
-            "budget": budget,
-            "crop": sampler.crop, "device": str(dev), "threads": torch.get_num_threads(), **result}
+             round(total), r.budget, models.count_params(model), dev, precision_note(r.precision, dev))
+    ran = choose_precision(r.precision, dev)
+    result = fit_job(model, sampler, my_steps, r, ran)
+    return _save(model, out, r, ran, sampler, dev, {"chunk": chunk, "patches": len(ids), "steps": my_steps,
+                                                    "budget_steps": int(round(total)), **result})
+
+
+def _save(model, out, r: Recipe, ran: str, sampler, dev, outcome: dict) -> dict:
+    """The checkpoint and its sidecar: the recipe, and what the job made of it (the precision that ran, the crop
+    the patches allowed, the device, threads, steps, losses, curve)."""
+    meta = {**r.record(), **ran_as(r.precision, ran), "crop": sampler.crop, "device": str(dev),
+            "threads": torch.get_num_threads(), **outcome}
     models.save_checkpoint(model, out, meta)
     return meta
 
 
-def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, mode: str, scale: int, arch: str,
-                batch_size: int, crop: int, lr: float, k: int, steps: int | None = None,
-                epochs: float | None = None, init: str = "scratch",
-                arch_kwargs: dict | None = None, init_path=None, keep=None, finetune: bool = False,
-                budget: str = "total", seed: int = 0, precision: str = "auto", device: str = "auto",
-                threads: int = 1, split: str | None = None, init_weights: str | None = None,
-                fraction: float | None = None, curve_points: int = 0) -> dict:
-    """One model for the whole method: CaFM (joint or fine-tune) or JSTDO. `split`: recorded in the sidecar;
-    `init_weights`, `fraction`: as for `train_chunk` (JSTDO only: CaFM's chunk modules have no base).
+def train_joint(lr_path, hr_path, patches_path, chunks_path, out, *, init_path=None, threads: int = 1,
+                **recipe) -> dict:
+    """One model for the whole method (`recipe`: a `Recipe`): CaFM (joint or fine-tune) or JSTDO; `init_weights`,
+    `fraction`: JSTDO only (CaFM's chunk modules have no base).
 
     budget 'total': `steps` in all (or `epochs` passes over the video's patches: m0's compute at that many
     epochs); 'per_chunk': as many passes over the data as a chunk model gets with the budget on its chunk,
     i.e. budget x (patches trained on) / (mean chunk size)."""
-    arch_kwargs = arch_kwargs or {}
-    _check_fraction(fraction, init, mode)
-    dev = setup(device, threads)
+    r = Recipe.of(recipe)
+    _check_fraction(r.fraction, r.init, r.mode)
+    dev = setup(r.device, threads)
     labels = load_chunks(chunks_path)
-    model = initial_model(arch, arch_kwargs, scale, init, init_path, seed, init_weights)
+    model = initial_model(r.arch, r.arch_kwargs, r.scale, r.init, init_path, r.seed, r.init_weights)
     extra = {}
-    if mode == "jstdo":
-        ids = jstdo_subset(labels, keep, seed)
+    if r.mode == "jstdo":
+        ids = jstdo_subset(labels, r.keep, r.seed)
         route = params = None
-        extra = {"keep": list(keep), "kept_per_chunk": np.bincount(labels[ids], minlength=k).tolist()}
-    elif mode == "cafm":
+        extra = {"kept_per_chunk": np.bincount(labels[ids], minlength=r.k).tolist()}
+    elif r.mode == "cafm":
         ids = np.arange(len(labels))
-        model = models.CaFM(model, k)
+        model = models.CaFM(model, r.k)
         route = torch.tensor(labels, device=dev)
-        params = model.per_chunk.parameters() if finetune else None
-        extra = {"cafm_chunks": k, "finetune": finetune, "params_per_chunk": model.params_per_chunk()}
+        params = model.per_chunk.parameters() if r.finetune else None
+        extra = {"cafm_chunks": r.k, "params_per_chunk": model.params_per_chunk()}
     else:
-        raise InputError(f"mode '{mode}': unknown; joint training is 'cafm' or 'jstdo'")
-    sampler = _sampler(lr_path, hr_path, patches_path, ids, scale, crop, dev, seed)
-    total = step_budget(steps, epochs, len(labels), batch_size)
-    mine = total if budget == "total" else total * len(ids) * k / len(labels)
-    my_steps = steps_of(mine, epochs, f"{len(ids)} of {len(labels)} patches at batch {batch_size}")
-    steps = int(round(total))
-    log.info("%s: %d of %d patches, %d steps (budget %d, %s), %d params on %s, %s", mode, len(ids), len(labels),
-             my_steps, steps, budget, models.count_params(model), dev, precision_note(precision, dev))
-    ran = choose_precision(precision, dev)
-    result = fit_job(model, sampler, my_steps, batch_size, lr, fraction, route=route, params=params, precision=ran,
-                  curve_points=curve_points)
-    meta = {"arch": arch, "arch_kwargs": arch_kwargs, "scale": scale, "batch_size": batch_size, "lr": lr,
-            "init": init, "init_weights": init_weights, "seed": seed, **ran_as(precision, ran), "split": split,
-            "mode": mode, "patches": int(len(ids)), "steps": my_steps, "budget_steps": steps, "epochs": epochs,
-            "budget": budget,
-            "crop": sampler.crop, "device": str(dev), "threads": torch.get_num_threads(), **extra, **result}
-    models.save_checkpoint(model, out, meta)
-    return meta
+        raise InputError(f"mode '{r.mode}': unknown; joint training is 'cafm' or 'jstdo'")
+    sampler = _sampler(lr_path, hr_path, patches_path, ids, r.scale, r.crop, dev, r.seed)
+    total = step_budget(r.steps, r.epochs, len(labels), r.batch_size)
+    mine = total if r.budget == "total" else total * len(ids) * r.k / len(labels)
+    my_steps = steps_of(mine, r.epochs, f"{len(ids)} of {len(labels)} patches at batch {r.batch_size}")
+    log.info("%s: %d of %d patches, %d steps (budget %d, %s), %d params on %s, %s", r.mode, len(ids), len(labels),
+             my_steps, round(total), r.budget, models.count_params(model), dev, precision_note(r.precision, dev))
+    ran = choose_precision(r.precision, dev)
+    result = fit_job(model, sampler, my_steps, r, ran, route=route, params=params)
+    return _save(model, out, r, ran, sampler, dev, {"patches": int(len(ids)), "steps": my_steps,
+                                                    "budget_steps": int(round(total)), **extra, **result})

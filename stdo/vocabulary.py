@@ -13,6 +13,20 @@ LOSSLESS = "lossless"
 LOSSY_PATTERN = r"crf[0-9]+|[0-9]+(\.[0-9]+)?k"  # rate point names in paths: crf30, 500k, 62.5k
 RATE_PATTERN = f"{LOSSLESS}|{LOSSY_PATTERN}"
 
+def rate_name(crf: int | None = None, kbps: float | None = None) -> str:
+    """A rate point's name, used in paths: crf30, 500k, 62.5k."""
+    return f"crf{crf}" if crf is not None else f"{kbps:g}k"
+
+
+def rate_settings(name: str) -> dict:
+    """The encoder setting a rate point's name stands for."""
+    if name == LOSSLESS:
+        return {"lossless": True}
+    if name.startswith("crf"):
+        return {"crf": int(name[3:])}
+    return {"bitrate_kbps": float(name[:-1])}
+
+
 REFERENCE_METHODS = ("bicubic", "general")  # what a player has without any per-video model
 
 X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
@@ -76,3 +90,12 @@ ENCODERS = {e.name: e for e in (
 
 def encoder(name: str) -> Encoder | None:
     return ENCODERS.get(name)
+
+
+def sparse_update_problem(init: str, mode: str) -> str | None:
+    """Why a model cannot be trained as a sparse update (fraction), where the training function itself can tell."""
+    if mode == "cafm":
+        return "not for mode cafm: its chunk modules are no part of the base and ship whole"
+    if init == "scratch":
+        return "a sparse update changes a few weights of a warm start, and init scratch has none"
+    return None

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from stdo.general import photo_dir
-from stdo.ingest import downscale
+from stdo.resample import downscale
 from stdo.sources import bundled_clip
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from stdo import rd
-from stdo.aggregate import COLUMNS, aggregate
+from stdo.aggregate import aggregate
 from stdo.errors import InputError
+from stdo.report.summary import COLUMNS
 
 LOSSLESS = [
     {"video": "v", "scale": 4, "method": "bicubic", "rate": "lossless", "k": 1, "arch": "bicubic", "total_params": 0,

@@ -3,8 +3,8 @@ import copy
 import torch
 
 from stdo import models
+from stdo.fitting import CropSampler, fit
 from stdo.models.cafm import CaFM, modulated_convs
-from stdo.train import CropSampler, fit
 
 
 def noisy_espcn(scale=2, seed=0):

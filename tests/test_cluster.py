@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stdo.cluster import assign, cluster, load_chunks, split_kmeans, split_stdo, split_temporal
+from stdo.cluster import assign, cluster, split_kmeans, split_stdo, split_temporal
 from stdo.errors import InputError
+from stdo.io import load_chunks
 
 
 @pytest.fixture

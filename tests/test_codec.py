@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from stdo import codec
+from stdo import codec, vocabulary
 from stdo import config as stdo_config
 from stdo.errors import InputError
 from stdo.ingest import ingest
@@ -54,10 +54,10 @@ def test_odd_lr_frames_are_refused_before_encoding(tmp_path, bunny):
 
 
 def test_rate_point_names_round_trip():
-    assert stdo_config.rate_name(crf=30) == "crf30" and stdo_config.rate_name(kbps=62.5) == "62.5k"
-    assert stdo_config.rate_settings("crf30") == {"crf": 30}
-    assert stdo_config.rate_settings("62.5k") == {"bitrate_kbps": 62.5}
-    assert stdo_config.rate_settings("lossless") == {"lossless": True}
+    assert vocabulary.rate_name(crf=30) == "crf30" and vocabulary.rate_name(kbps=62.5) == "62.5k"
+    assert vocabulary.rate_settings("crf30") == {"crf": 30}
+    assert vocabulary.rate_settings("62.5k") == {"bitrate_kbps": 62.5}
+    assert vocabulary.rate_settings("lossless") == {"lossless": True}
 
 
 def test_the_ladders_and_the_rate_the_models_were_trained_at():

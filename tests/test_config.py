@@ -50,7 +50,7 @@ def test_default_config_is_valid_and_gets_every_default(default):
                                           "category": "bigbuckbunny"}
     assert cfg["threads"]["train"] == 1 and cfg["results_dir"] == "results"
     assert stdo_config.method(cfg, "stdo") == {"split": "stdo", "k": 4, "arch": "espcn", "arch_kwargs": {},
-                                               "steps": 1200, "batch_size": 32, "crop": 32, "lr": 0.001,
+                                               "steps": 1200, "batch_size": 32, "crop": 32, "lr": 0.001, "loss": "l1",
                                                "init": "general", "mode": "per_chunk", "finetune": False,
                                                "curve_points": 20}
     assert cfg["budget"] == "total"
@@ -319,3 +319,29 @@ def test_switching_the_encoder_alone_passes_the_start_up_check(default, encoder)
     cfg = copy.deepcopy(default)
     cfg["codec"]["encoder"] = encoder
     assert stdo_config.codec(load(cfg))["encoder"] == encoder
+
+
+def schema_default(dotted: str):
+    node = yaml.safe_load(SCHEMA.read_text())
+    for part in dotted.split("."):
+        node = node["properties"][part]
+    return node["default"]
+
+
+def test_the_finished_runs_table_holds_the_schema_defaults_of_its_keys():
+    """LATER_KEYS (stdo.config.params): each key added after results existed, with the value earlier runs had,
+    which is its schema default; a key off it enters the params, one at it does not."""
+    assert {key: schema_default(key) for key in stdo_config.LATER_KEYS} == stdo_config.LATER_KEYS
+
+
+def test_a_later_training_key_enters_the_train_params_only_off_its_old_value(default):
+    before = stdo_config.train_params(load(default), "m0", 4)
+    assert "loss" not in before and {"arch", "batch_size", "lr", "scale", "seed", "budget"} <= set(before)
+    l2 = {**default, "train": {**default.get("train", {}), "loss": "l2"}}
+    assert stdo_config.train_params(load(l2), "m0", 4) == {**before, "loss": "l2"}
+    # a method may override it, alone
+    per_method = copy.deepcopy(default)
+    per_method["methods"]["stdo"]["loss"] = "l2"
+    cfg = load(per_method)
+    assert "loss" not in stdo_config.train_params(cfg, "m0", 4)
+    assert stdo_config.train_params(cfg, "stdo", 4)["loss"] == "l2"

@@ -15,8 +15,8 @@ from test_config import load
 from tiny import edit, snakemake, stamps, workdir
 
 from stdo import config as stdo_config
-from stdo.aggregate import CATEGORY_COLUMNS, pool_categories, summarize
 from stdo.errors import InputError
+from stdo.report.summary import CATEGORY_COLUMNS, pool_categories, summarize
 
 METHODS = {"m0": {"split": "none", "k": 1, "arch": "espcn", "steps": 8}}
 

@@ -11,8 +11,9 @@ from conftest import make_vsd4k, write_png
 
 from stdo.delivery.stream import encode
 from stdo.errors import InputError
-from stdo.ingest import downscale, ingest, plan_crop
+from stdo.ingest import ingest, plan_crop
 from stdo.io import save_json
+from stdo.resample import downscale
 from stdo.sources import bundled_clip, fingerprint, frame_files
 
 GRIDS = {2: (20, 10), 3: (10, 6), 4: (10, 5)}

@@ -7,8 +7,9 @@ import torch
 from stdo import metrics, models
 from stdo.errors import InputError
 from stdo.infer import sr_mse, super_resolve
-from stdo.ingest import downscale, ingest
+from stdo.ingest import ingest
 from stdo.label import label
+from stdo.resample import downscale
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,13 @@ from test_delivery import assert_one_error_line, edit_manifest, stdo_play
 from stdo import codec, models, package
 from stdo.cluster import cluster
 from stdo.delivery import onnx_model, stream
-from stdo.delivery.manifest import open_package, sha256
+from stdo.delivery.manifest import open_package
 from stdo.delivery.play import play
 from stdo.delivery.player import OnnxModel, TorchModel, model_graph, resident_base, upscale
 from stdo.errors import InputError
 from stdo.evaluate import evaluate
 from stdo.ingest import ingest
+from stdo.io import sha256_files
 from stdo.label import label
 from stdo.models import CaFM
 
@@ -110,7 +111,7 @@ def test_the_base_is_the_general_model_as_a_package_file_named_by_its_content(cl
     assert entry["file"] == entry["sha256"] + (".onnx.zlib" if compression == "zlib" else ".onnx")
     for where in ("a", "b"):
         assert sorted(p.name for p in (tmp_path / where).iterdir()) == sorted([entry["file"], "x4-abc.json"])
-        assert sha256(tmp_path / where / entry["file"]) == entry["sha256"]
+        assert sha256_files([tmp_path / where / entry["file"]]) == entry["sha256"]
     shipped = build(clip, tmp_path / "general", models_=("general.pt",), split=None, base=False,
                     compression=compression)
     name = "model0.onnx" + (".zlib" if compression == "zlib" else "")

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from stdo import codec, models, package
-from stdo.cluster import cluster, load_chunks
+from stdo.cluster import cluster
 from stdo.errors import InputError
 from stdo.evaluate import evaluate
 from stdo.ingest import ingest
+from stdo.io import load_chunks
 from stdo.label import label
 from stdo.select import select
 from stdo.train import train_chunk

@@ -5,14 +5,15 @@ import torch
 import torch.nn.functional as F
 
 from stdo import infer, models
-from stdo.cluster import cluster, load_chunks
+from stdo.cluster import cluster
 from stdo.errors import InputError
+from stdo.fitting import CropSampler, chunk_budget, fit, steps_of
 from stdo.infer import to_tensor
 from stdo.ingest import ingest
-from stdo.io import load_frames
+from stdo.io import load_chunks, load_frames
 from stdo.label import label
 from stdo.patches import gather, grid_of
-from stdo.train import CropSampler, chunk_budget, fit, jstdo_subset, steps_of, train_chunk, train_joint
+from stdo.train import jstdo_subset, train_chunk, train_joint
 
 
 def block_mean(hr: np.ndarray, s: int) -> np.ndarray:
@@ -89,7 +90,7 @@ def test_training_a_chunk_is_deterministic(staged, tmp_path):
 def test_the_recipe_is_checked_not_swallowed(staged, tmp_path):
     meta = train(staged, tmp_path / "a.pt", split="stdo", k=2)
     assert (meta["split"], meta["k"]) == ("stdo", 2)
-    with pytest.raises(TypeError, match="unexpected keyword argument 'stepz'"):
+    with pytest.raises(InputError, match="params: stepz: not in a training recipe"):
         train(staged, tmp_path / "b.pt", stepz=3)
     with pytest.raises(InputError, match="chunks.parquet: 2 chunks, the method's k is 4"):
         train(staged, tmp_path / "b.pt", k=4)
@@ -264,3 +265,15 @@ def test_recording_the_learning_curve_changes_no_weight(staged, tmp_path, fracti
 def test_a_joint_cafm_model_records_its_curve_through_each_patch_s_chunk(staged, tmp_path):
     meta = joint(staged, tmp_path / "c.pt", mode="cafm", steps=6, curve_points=3)
     assert meta["curve"]["step"] == [0, 2, 4, 6] and all(np.isfinite(meta["curve"]["psnr"]))
+
+
+def test_the_loss_is_part_of_the_recipe_and_changes_the_weights(staged, tmp_path):
+    l1 = train(staged, tmp_path / "l1.pt")
+    l2 = train(staged, tmp_path / "l2.pt", loss="l2")
+    assert (l1["loss"], l2["loss"]) == ("l1", "l2")
+    a, b = (models.load_checkpoint(tmp_path / f"{n}.pt")[0].state_dict() for n in ("l1", "l2"))
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(InputError, match="params: a training recipe needs arch"):
+        train_chunk(staged / "frames" / "lr_x2.npy", staged / "frames" / "hr.npy", staged / "patches.parquet",
+                    staged / "chunks.parquet", 0, tmp_path / "c.pt", scale=2, batch_size=4, crop=8, lr=1e-3,
+                    steps=2)

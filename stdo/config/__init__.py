@@ -2,7 +2,6 @@
 `sweeps`, `datasets` (the clips of a dataset folder), `checks` (what a schema cannot express) and `params` (the
 exact slice of configuration each rule depends on: its Snakemake `params`). Torch- and PyAV-free: every Snakemake
 process parses the workflow with it."""
-from .checks import sparse_update_problem
 from .datasets import NAME_PATTERN, VIDEO_SUFFIXES, clip_category, clip_name, dataset_clips
 from .load import load
 from .params import (
@@ -16,15 +15,15 @@ from .params import (
                      general_hash,
                      general_recipe,
                      hr_rates,
+                     later_keys,
                      lr_rates,
                      method,
                      model_files,
                      off_default,
                      package_params,
-                     rate_name,
-                     rate_settings,
                      resident_base,
                      showcase_rate,
+                     train_params,
                      train_rate,
                      warm_start,
 )
@@ -32,6 +31,6 @@ from .sweeps import sweep_baseline, sweep_cells
 
 __all__ = ["GENERAL_DEFAULTS", "LATER_KEYS", "MODEL_STORAGE", "NAME_PATTERN", "VIDEO_SUFFIXES", "base_params",
            "clip_category", "clip_name", "codec", "dataset_clips", "decoded_start", "general", "general_hash",
-           "general_recipe", "hr_rates", "load", "lr_rates", "method", "model_files", "off_default", "package_params",
-           "rate_name", "rate_settings", "resident_base", "showcase_rate", "sparse_update_problem", "sweep_baseline",
-           "sweep_cells", "train_rate", "warm_start"]
+           "general_recipe", "hr_rates", "later_keys", "load", "lr_rates", "method", "model_files", "off_default",
+           "package_params", "resident_base", "showcase_rate", "sweep_baseline", "sweep_cells", "train_params",
+           "train_rate", "warm_start"]

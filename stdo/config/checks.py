@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import archs
 from ..errors import InputError
-from ..vocabulary import ENCODERS
+from ..vocabulary import ENCODERS, sparse_update_problem
 from .params import codec, general, lr_rates, method, resident_base, warm_start
 
 
@@ -67,22 +67,14 @@ def _check_method(config: dict, name: str, general_spec, known) -> None:
 
 
 def _check_budget(where: str, recipe: dict) -> None:
-    """A training budget is given once: optimizer steps, or epochs (passes over the patches, `stdo.train.step_budget`);
-    a learning curve has no more points than steps (epochs are steps only once the chunks are known)."""
+    """A training budget is given once: optimizer steps, or epochs (passes over the patches,
+    `stdo.fitting.step_budget`); a learning curve has no more points than steps (epochs are steps only once
+    the chunks are known)."""
     if ("steps" in recipe) == ("epochs" in recipe):
         raise InputError(f"{where}: give exactly one of steps and epochs (the training budget)")
     if recipe.get("curve_points", 0) > recipe.get("steps", float("inf")):
         raise InputError(f"{where}: curve_points {recipe['curve_points']} is more than its {recipe['steps']} steps; "
                          f"set train.curve_points lower")
-
-
-def sparse_update_problem(init: str, mode: str) -> str | None:
-    """Why a model cannot be trained as a sparse update (fraction), where the training function itself can tell."""
-    if mode == "cafm":
-        return "not for mode cafm: its chunk modules are no part of the base and ship whole"
-    if init == "scratch":
-        return "a sparse update changes a few weights of a warm start, and init scratch has none"
-    return None
 
 
 def _check_fraction(config: dict, where: str, m: dict) -> None:

@@ -7,7 +7,7 @@ import hashlib
 import json
 
 from ..errors import InputError
-from ..vocabulary import LOSSLESS
+from ..vocabulary import LOSSLESS, rate_name
 
 # Defaults of the `general:` block live here, not in the schema: it is a oneOf, and defaults
 # filled in while trying one branch would leak into the others. The general model's recipe is its own:
@@ -67,18 +67,38 @@ def model_files(config: dict, name: str) -> list[str]:
     return ["joint.pt"]
 
 
+# The finished-runs policy, decided once: a key added after results existed enters a job's params only where its
+# value differs from the one every earlier run had, so Snakemake's params trigger re-runs no finished job and a
+# changed value re-runs exactly the jobs it changes. The table: dotted key -> the value runs had before it existed.
+LATER_KEYS = {"vmaf_subsample": 1, "label_by": "general", "package.weights": "fp16", "package.compression": "none",
+              "package.ship": "weights", "train.loss": "l1"}
+
+
+def later_keys(block: str = "") -> dict:
+    """The entries of LATER_KEYS in a block of the configuration ('' for the top level), by their key there."""
+    prefix = f"{block}." if block else ""
+    return {k.removeprefix(prefix): v for k, v in LATER_KEYS.items() if k.startswith(prefix) and "." not in
+            k.removeprefix(prefix)}
+
+
 # How the package's model files are stored and sent (stdo.package.build's defaults, as the schema's)
-MODEL_STORAGE = {"weights": "fp16", "compression": "none", "ship": "weights"}
-
-
-# Top-level keys that came after results existed, with the value every earlier run had
-LATER_KEYS = {"vmaf_subsample": 1, "label_by": "general"}
+MODEL_STORAGE = later_keys("package")
 
 
 def off_default(values: dict, defaults: dict) -> dict:
-    """The entries of `values` named in `defaults` that differ from the default there. Keys added after
-    results existed enter a job's params only this way, so Snakemake's params trigger re-runs no finished job."""
-    return {k: values[k] for k, default in defaults.items() if values[k] != default}
+    """The entries of `values` named in `defaults` that differ from the default there (a key `values` lacks is at
+    its default)."""
+    return {k: values[k] for k, default in defaults.items() if values.get(k, default) != default}
+
+
+def train_params(config: dict, name: str, scale: int) -> dict:
+    """The train rule's params: the method's recipe (`stdo.fitting.Recipe`), its later keys only off their old
+    values, and the run's budget, precision, scale, seed and device."""
+    recipe = method(config, name)
+    later = later_keys("train")
+    return {**{k: v for k, v in recipe.items() if k not in later}, **off_default(recipe, later),
+            **decoded_start(config, name), "budget": config["budget"], "precision": config["precision"],
+            "scale": scale, "seed": config["seed"], "device": config["device"]}
 
 
 def package_params(config: dict) -> dict:
@@ -115,20 +135,6 @@ def base_params(config: dict) -> dict:
 def codec(config: dict) -> dict | None:
     """The codec block, or None for `codec: none` (lossless LR only, the papers' setting)."""
     return None if config["codec"] == "none" else config["codec"]
-
-
-def rate_name(crf: int | None = None, kbps: float | None = None) -> str:
-    """A rate point's name, used in paths: crf30, 500k, 62.5k."""
-    return f"crf{crf}" if crf is not None else f"{kbps:g}k"
-
-
-def rate_settings(name: str) -> dict:
-    """The encoder setting a rate point's name stands for."""
-    if name == LOSSLESS:
-        return {"lossless": True}
-    if name.startswith("crf"):
-        return {"crf": int(name[3:])}
-    return {"bitrate_kbps": float(name[:-1])}
 
 
 def _ladder(block: dict, crf_key: str, bitrate_key: str) -> list[str]:

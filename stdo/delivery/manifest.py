@@ -22,7 +22,6 @@ difference to the base (`stdo.delivery.onnx_model`). Only the package's own file
 bytes; `package_bytes_with_base` adds the base's."""
 from __future__ import annotations
 
-import hashlib
 import json
 import zlib
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io import sha256_files
 
 FORMAT = "stdo-package"
 VERSION = 1  # self-contained
@@ -39,16 +39,8 @@ VERSIONS = (VERSION, RESIDENT_VERSION)
 MANIFEST = "manifest.json"
 
 
-def sha256(path, chunk_bytes: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk_bytes):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def file_entry(path) -> dict:
-    return {"bytes": Path(path).stat().st_size, "sha256": sha256(path)}
+    return {"bytes": Path(path).stat().st_size, "sha256": sha256_files([path])}
 
 
 def map_dtype(k: int):
@@ -140,7 +132,7 @@ def _find_base(folder: Path, base: dict, base_dir, verify: bool) -> Path:
     path = Path(base_dir) / base["file"]
     if not path.is_file():
         raise InputError(f"{base_dir}: holds no {name}, which {folder} needs")
-    if path.stat().st_size != base["bytes"] or (verify and sha256(path) != base["sha256"]):
+    if path.stat().st_size != base["bytes"] or (verify and sha256_files([path]) != base["sha256"]):
         raise InputError(f"{path}: sha256 differs from the {name} that {folder} needs")
     return path
 
@@ -151,5 +143,5 @@ def _check_file(path: Path, entry: dict, verify: bool) -> None:
     size = path.stat().st_size
     if size != entry["bytes"]:
         raise InputError(f"{path}: {size} bytes, the manifest says {entry['bytes']} (file changed or truncated)")
-    if verify and sha256(path) != entry["sha256"]:
+    if verify and sha256_files([path]) != entry["sha256"]:
         raise InputError(f"{path}: sha256 does not match the manifest (file changed)")

@@ -44,7 +44,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from .. import resample
 from ..errors import InputError
-from ..io import atomic_path
+from ..io import save_bytes
 
 OPSET = 17
 WEIGHTS = ("fp16", "int8")
@@ -54,13 +54,21 @@ _LR_DIMS = ("n", 3, "h", "w")
 _SR_DIMS = ("n", 3, "sr_h", "sr_w")
 
 
-def export(model, path, *, cafm_chunks: int | None = None, weights: str = "fp16", compression: str = "none",
-           minus: dict | None = None) -> dict:
-    """Write `model` as an ONNX file with its weights stored as `weights`, the file compressed by
+def export(model, path, **how) -> dict:
+    """Write `model` as an ONNX file at `path` (`serialize` says how); what `serialize` returns, with its bytes."""
+    data, info = serialize(model, **how)
+    save_bytes(data, path)
+    return {**info, "bytes": len(data)}
+
+
+def serialize(model, *, cafm_chunks: int | None = None, weights: str = "fp16", compression: str = "none",
+              minus: dict | None = None) -> tuple[bytes, dict]:
+    """`model` as the bytes of an ONNX file with its weights stored as `weights`, the file compressed by
     `compression` (see the module docstring); for a `stdo.models.CaFM` model, `cafm_chunks` must be
     its number of chunks. `minus`: {state_dict name: float32 array} subtracted from those weights
     before they are stored (a delta against a base the client holds: `with_weights`). Returns what to
-    record in a manifest: opset, weights, compression, inputs, bytes (file size), params and buffers (`counts`)."""
+    record in a manifest besides the file's size: opset, weights, compression, inputs, params and buffers
+    (`counts`)."""
     from ..models import CaFM, count_params
 
     if isinstance(model, CaFM) != (cafm_chunks is not None) or (cafm_chunks and cafm_chunks != model.chunks):
@@ -74,11 +82,9 @@ def export(model, path, *, cafm_chunks: int | None = None, weights: str = "fp16"
     _store(proto.graph, _minus(_floating_state(model), minus or {}), weights)
     onnx.checker.check_model(proto, full_check=True)
     data = proto.SerializeToString()  # what onnx.save writes
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(zlib.compress(data, 9) if compression == "zlib" else data)
-    return {"opset": OPSET, "weights": weights, "compression": compression, "inputs": inputs,
-            "bytes": Path(path).stat().st_size,
-            **counts(count_params(model), sum(b.numel() for b in model.buffers() if b.is_floating_point()))}
+    return (zlib.compress(data, 9) if compression == "zlib" else data,
+            {"opset": OPSET, "weights": weights, "compression": compression, "inputs": inputs,
+             **counts(count_params(model), sum(b.numel() for b in model.buffers() if b.is_floating_point()))})
 
 
 def counts(params: int, buffers: int = 0) -> dict:

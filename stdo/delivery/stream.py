@@ -26,6 +26,7 @@ from av.video.reformatter import Interpolation
 
 from stdo import vocabulary
 from stdo.errors import InputError
+from stdo.io import atomic_path
 
 ENCODERS = tuple(vocabulary.ENCODERS)  # their ranges and presets: stdo.vocabulary
 
@@ -162,27 +163,21 @@ def _write(frames, path: Path, container_format: str, container_options: dict, o
     """Encode `frames` into a temporary file beside `path`, renamed to `path` only when complete.
 
     `even`: the pixel format subsamples chroma 2x2 (yuv420p), so width and height must be even."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
     count = 0
-    try:
-        with av.open(str(tmp), "w", format=container_format, options=container_options) as container:
-            stream, first = None, None
-            for count, rgb in enumerate(frames, start=1):
-                rgb = _check_frame(rgb, path, count - 1, first, even)
-                if stream is None:
-                    first = rgb.shape
-                    stream = _open(open_stream, container, path, first)
-                frame = convert(av.VideoFrame.from_ndarray(rgb, format="rgb24"))
-                frame.pts = count - 1
-                container.mux(stream.encode(frame))
+    with atomic_path(path) as tmp, av.open(str(tmp), "w", format=container_format,
+                                            options=container_options) as container:
+        stream, first = None, None
+        for count, rgb in enumerate(frames, start=1):
+            rgb = _check_frame(rgb, path, count - 1, first, even)
             if stream is None:
-                raise InputError(f"{path}: no frames to encode")
-            container.mux(stream.encode(None))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+                first = rgb.shape
+                stream = _open(open_stream, container, path, first)
+            frame = convert(av.VideoFrame.from_ndarray(rgb, format="rgb24"))
+            frame.pts = count - 1
+            container.mux(stream.encode(frame))
+        if stream is None:
+            raise InputError(f"{path}: no frames to encode")
+        container.mux(stream.encode(None))
     return {"frames": count, "bytes": path.stat().st_size, "width": first[1], "height": first[0]}
 
 

@@ -18,10 +18,9 @@ from matplotlib import patheffects  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ..cluster import load_chunks  # noqa: E402
 from ..errors import InputError  # noqa: E402
 from ..infer import setup  # noqa: E402
-from ..io import load_frames, load_json, save_png  # noqa: E402
+from ..io import load_chunks, load_frames, load_json, save_png  # noqa: E402
 from ..vocabulary import REFERENCE_METHODS  # noqa: E402
 from .hardest import hardest_patch  # noqa: E402
 

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from .. import metrics, models
-from ..cluster import load_chunks, ranking
 from ..errors import InputError
 from ..infer import super_resolve
-from ..patches import gather, grid_of
+from ..io import load_chunks
+from ..patches import gather, grid_of, ranking
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import aggregate
 from ..errors import InputError
 from ..io import atomic_path, save_text
+from . import summary
 from .document import Heading, Note, Table, html_page, number
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,8 @@ def benchmark_page(jobs: pd.DataFrame) -> str:
 
 def comparison_page(metric_paths, hr_metric_paths) -> str:
     """comparison.md and summary.md of the aggregate stage, made again from the same metrics files."""
-    table, rd_rows = aggregate.measured(metric_paths, hr_metric_paths)
-    blocks = [*aggregate.comparison(table, rd_rows), Heading("Every (video, scale, method)"), *aggregate.summary(table)]
+    table, rd_rows = summary.measured(metric_paths, hr_metric_paths)
+    blocks = [*summary.comparison(table, rd_rows), Heading("Every (video, scale, method)"), *summary.summary(table)]
     return html_page("Comparison of the methods", blocks)
 
 

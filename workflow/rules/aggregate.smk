@@ -5,32 +5,12 @@ rule aggregate:
     output:
         csv=f"{RES}/summary.csv",
         md=f"{RES}/summary.md",
-        comparison=report(
-            f"{RES}/comparison.md",
-            caption="../report/comparison_md.rst",
-            category="Comparison",
-            labels={"result": "comparison table (Markdown, download)"},
-        ),
-        plot=report(
-            f"{RES}/psnr_vs_size.png",
-            caption="../report/psnr_vs_size.rst",
-            category="Comparison",
-            labels={"result": "PSNR vs delivered size"},
-        ),
+        comparison=result(f"{RES}/comparison.md", "comparison_md", "comparison table (Markdown, download)"),
+        plot=result(f"{RES}/psnr_vs_size.png", "psnr_vs_size", "PSNR vs delivered size"),
         rd_csv=f"{RES}/rd.csv",
-        rd_plot=report(
-            f"{RES}/rd_curves.png",
-            caption="../report/rd_curves.rst",
-            category="Comparison",
-            labels={"result": "rate-distortion curves"},
-        ),
+        rd_plot=result(f"{RES}/rd_curves.png", "rd_curves", "rate-distortion curves"),
         categories_csv=f"{RES}/categories.csv",
-        categories_md=report(
-            f"{RES}/categories.md",
-            caption="../report/categories_md.rst",
-            category="Comparison",
-            labels={"result": "clips pooled per category (Markdown, download)"},
-        ),
+        categories_md=result(f"{RES}/categories.md", "categories_md", "clips pooled per category (Markdown, download)"),
     log:
         f"{RES}/logs/aggregate.log",
     benchmark:

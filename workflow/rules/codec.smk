@@ -22,10 +22,7 @@ rule encode_lr:
         ENCODE_LR
 
 
-rule encode_lr_lossless:
-    input:
-        lr=lambda wc: frames(wc.video)[f"lr_x{wc.scale}"],
-        meta=frames()["meta"],
+use rule encode_lr as encode_lr_lossless with:
     output:
         stream=f"{RES}/{{video}}/x{{scale}}/lr/{LOSSLESS}/stream.mkv",
         json=f"{RES}/{{video}}/x{{scale}}/lr/{LOSSLESS}/codec.json",
@@ -33,14 +30,9 @@ rule encode_lr_lossless:
         f"{RES}/logs/encode_lr/{{video}}_x{{scale}}_{LOSSLESS}.log",
     benchmark:
         f"{RES}/benchmarks/encode_lr/{{video}}_x{{scale}}_{LOSSLESS}.tsv"
-    conda:
-        "../envs/stdo.yaml"
-    threads: config["threads"]["encode"]
     params:
         cfg=lambda wc: codec_params(wc, LOSSLESS),
         frames="",  # the decoded frames are the ingested ones (checked)
-    shell:
-        ENCODE_LR
 
 
 rule encode_hr:

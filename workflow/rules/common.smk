@@ -56,9 +56,9 @@ def stdo_run(stage, **args):
 
 
 def off_default(**params):
-    """{param: config[key]} for each `param=key` of stdo.config.LATER_KEYS whose value is not the one runs had
-    before the key existed (stdo.config.off_default)."""
-    changed = stdo_config.off_default(config, stdo_config.LATER_KEYS)
+    """{param: config[key]} for each `param=key` of the top-level stdo.config.LATER_KEYS whose value is not the one
+    runs had before the key existed (stdo.config.off_default)."""
+    changed = stdo_config.off_default(config, stdo_config.later_keys())
     return {param: changed[key] for param, key in params.items() if key in changed}
 
 
@@ -214,18 +214,7 @@ def train_inputs(wc):
 
 
 def train_params(wc):
-    recipe = stdo_config.method(config, wc.method)
-    return as_json(
-        {
-            **recipe,
-            **stdo_config.decoded_start(config, wc.method),
-            "budget": config["budget"],
-            "precision": config["precision"],
-            "scale": int(wc.scale),
-            "seed": config["seed"],
-            "device": config["device"],
-        }
-    )
+    return as_json(stdo_config.train_params(config, wc.method, int(wc.scale)))
 
 
 TRAIN_ARGS = (
@@ -335,6 +324,22 @@ REPORT = f"{RES}/report"
 
 # Category names are single words: the report's own links to a category (workflow.rst) break on spaces.
 FIGURES = "Figures"  # one subcategory per (video, scale)
+
+
+def result(path, caption, label, category="Comparison"):
+    """An output of the run in the report, captioned by workflow/report/<caption>.rst."""
+    return report(path, caption=f"../report/{caption}.rst", category=category, labels={"result": label})
+
+
+def figure(path, caption, label):
+    """A figure of one (video, scale) in the report, captioned by workflow/report/<caption>.rst."""
+    return report(
+        path,
+        caption=f"../report/{caption}.rst",
+        category=FIGURES,
+        subcategory="{video} x{scale}",
+        labels={"figure": label},
+    )
 
 
 def per_row(path, wc, rate):

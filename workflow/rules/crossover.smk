@@ -3,18 +3,10 @@ rule crossover:
         rules.aggregate.output.csv,
     output:
         csv=f"{RES}/crossover.csv",
-        md=report(
-            f"{RES}/crossover.md",
-            caption="../report/crossover_md.rst",
-            category="Comparison",
-            labels={"result": "crossover: chunks against one model by budget (Markdown, download)"},
+        md=result(
+            f"{RES}/crossover.md", "crossover_md", "crossover: chunks against one model by budget (Markdown, download)"
         ),
-        plot=report(
-            f"{RES}/crossover.png",
-            caption="../report/crossover_png.rst",
-            category="Comparison",
-            labels={"result": "crossover curves"},
-        ),
+        plot=result(f"{RES}/crossover.png", "crossover_png", "crossover curves"),
     log:
         f"{RES}/logs/crossover.log",
     benchmark:

@@ -3,12 +3,7 @@ rule curves:
         trained_sidecars,
     output:
         csv=f"{RES}/curves.csv",
-        plot=report(
-            f"{RES}/curves.png",
-            caption="../report/curves_png.rst",
-            category="Comparison",
-            labels={"result": "learning curves"},
-        ),
+        plot=result(f"{RES}/curves.png", "curves_png", "learning curves"),
     log:
         f"{RES}/logs/curves.log",
     benchmark:

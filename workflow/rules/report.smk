@@ -6,27 +6,9 @@ rule report_figures:
         chunks=lambda wc: [f"{figure_dir(wc, method)}/chunks.parquet" for method in METHODS],
         models=method_models,
     output:
-        curves=report(
-            f"{REPORT}/{{video}}_x{{scale}}/psnr_per_frame.png",
-            caption="../report/psnr_per_frame.rst",
-            category=FIGURES,
-            subcategory="{video} x{scale}",
-            labels={"figure": "PSNR per frame"},
-        ),
-        chunk_map=report(
-            f"{REPORT}/{{video}}_x{{scale}}/chunk_map.png",
-            caption="../report/chunk_map.rst",
-            category=FIGURES,
-            subcategory="{video} x{scale}",
-            labels={"figure": "chunk map"},
-        ),
-        crops=report(
-            f"{REPORT}/{{video}}_x{{scale}}/hardest_patch.png",
-            caption="../report/hardest_patch.rst",
-            category=FIGURES,
-            subcategory="{video} x{scale}",
-            labels={"figure": "hardest patch"},
-        ),
+        curves=figure(f"{REPORT}/{{video}}_x{{scale}}/psnr_per_frame.png", "psnr_per_frame", "PSNR per frame"),
+        chunk_map=figure(f"{REPORT}/{{video}}_x{{scale}}/chunk_map.png", "chunk_map", "chunk map"),
+        crops=figure(f"{REPORT}/{{video}}_x{{scale}}/hardest_patch.png", "hardest_patch", "hardest patch"),
     log:
         f"{RES}/logs/report/{{video}}_x{{scale}}.log",
     benchmark:
@@ -53,20 +35,8 @@ rule side_by_side:
         hr=lambda wc: frames(wc.video)["hr"],
         base=resident_base,
     output:
-        video=report(
-            f"{REPORT}/{{video}}_x{{scale}}/side_by_side.mp4",
-            caption="../report/side_by_side.rst",
-            category=FIGURES,
-            subcategory="{video} x{scale}",
-            labels={"figure": "side by side (MP4)"},
-        ),
-        page=report(
-            f"{REPORT}/{{video}}_x{{scale}}/side_by_side.html",
-            caption="../report/side_by_side.rst",
-            category=FIGURES,
-            subcategory="{video} x{scale}",
-            labels={"figure": "side by side"},
-        ),
+        video=figure(f"{REPORT}/{{video}}_x{{scale}}/side_by_side.mp4", "side_by_side", "side by side (MP4)"),
+        page=figure(f"{REPORT}/{{video}}_x{{scale}}/side_by_side.html", "side_by_side", "side by side"),
     log:
         f"{RES}/logs/report/{{video}}_x{{scale}}_side_by_side.log",
     benchmark:
@@ -93,18 +63,8 @@ rule report_tables:
         hr=rules.aggregate.input.hr,
         benchmarks=benchmark_files(),
     output:
-        comparison=report(
-            f"{REPORT}/comparison.html",
-            caption="../report/comparison.rst",
-            category="Comparison",
-            labels={"result": "comparison table"},
-        ),
-        benchmarks=report(
-            f"{REPORT}/benchmarks.html",
-            caption="../report/benchmarks.rst",
-            category="Benchmarks",
-            labels={"result": "seconds and peak memory per job"},
-        ),
+        comparison=result(f"{REPORT}/comparison.html", "comparison", "comparison table"),
+        benchmarks=result(f"{REPORT}/benchmarks.html", "benchmarks", "seconds and peak memory per job", "Benchmarks"),
         benchmarks_csv=f"{REPORT}/benchmarks.csv",
     log:
         f"{RES}/logs/report/tables.log",
