@@ -6,6 +6,7 @@
 - frame_y: as frame_rgb on the Y channel (BT.601 studio range, the BasicSR convention).
 - cafm: whole frames, RGB, `scale + 6` shave, mean of per-frame PSNR (CaFM's convention).
 - ssim: Y channel, shave = scale, Gaussian window sigma 1.5 (Wang et al. 2004), mean over frames.
+Every PSNR is capped at PSNR_CAP_DB (100 dB): what a perfect match (MSE 0) scores.
 """
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ import cv2
 import numpy as np
 
 PEAK = 255.0
+# A perfect match (MSE 0: a black frame, a still, screen content) would be infinitely many dB, which no mean, plot or
+# BD-rate fit survives; every PSNR here is capped at this many dB instead, i.e. the MSE is floored at
+# PEAK^2 / 10^10 (6.5e-6; a 1280x720 frame with one value off by one has MSE 3.6e-7 .. its PSNR is 112 dB: capped).
+PSNR_CAP_DB = 100.0
 SSIM_WINDOW = 11  # sigma 1.5 truncated at 3.5 sigma, as scikit-image does
 
 
@@ -54,9 +59,9 @@ def patch_mse(sr: np.ndarray, hr: np.ndarray, grid, shave: int = 0) -> np.ndarra
 
 
 def psnr(mse_value):
-    """PSNR in dB for an MSE on the 0..255 scale (inf for a perfect match)."""
-    with np.errstate(divide="ignore"):
-        return 10.0 * np.log10(PEAK**2 / np.asarray(mse_value, dtype=np.float64))
+    """PSNR in dB for an MSE on the 0..255 scale, at most PSNR_CAP_DB (a perfect match scores the cap)."""
+    floor = PEAK**2 * 10.0 ** (-PSNR_CAP_DB / 10)
+    return 10.0 * np.log10(PEAK**2 / np.maximum(np.asarray(mse_value, dtype=np.float64), floor))
 
 
 def rgb_to_y(images: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 
 from . import bdrate  # noqa: E402
 from .io import save_png  # noqa: E402
+from .metrics import PSNR_CAP_DB  # noqa: E402
 from .report.document import Note, Table  # noqa: E402
 from .vocabulary import LOSSLESS, REFERENCE_METHODS  # noqa: E402
 
@@ -34,7 +35,7 @@ QUALITIES = {"rd_psnr_y": "PSNR-Y dB", "vmaf_neg": "VMAF-NEG", "vmaf": "VMAF"}
 RATES = {"": "kbps_package", "_stream_only": "kbps_stream", "_with_base": "kbps_package_with_base"}
 NO_BASE = "none"
 WITH_BASE = {"package_bytes_with_base": "package_bytes", "kbps_package_with_base": "kbps_package"}
-LEGEND = """\
+LEGEND = f"""\
 Rate-distortion conventions: kbit/s = 8 x bytes / (frames / fps) / 1000 over the whole clip; kbps_package counts every
 file of the package (LR bitstream + ONNX models as stored, fp16 by default + chunk map + manifest),
 kbps_models_and_map only the models and the map (the papers' measure). Quality over every frame against the
@@ -43,7 +44,8 @@ rd_psnr_rgb / rd_psnr_y = PSNR of the mean MSE (Y = BT.601 studio range from RGB
 mean over frames; vmaf = libvmaf, model given in vmaf_model, mean over frames (over every n-th frame only where
 vmaf_model says so, SSIM alike); vmaf_neg = the same with vmaf_v0.6.1neg, VMAF's "no enhancement gain" model,
 which does not reward sharpening (the score enhancement such as SR is judged by). hr_codec = the HR frames through the
-same encoder (the anchor of the BD-rates); bicubic = the LR stream upscaled by bicubic at the client."""
+same encoder (the anchor of the BD-rates); bicubic = the LR stream upscaled by bicubic at the client. Every PSNR is
+capped at {PSNR_CAP_DB:g} dB, what a perfect match (MSE 0) scores."""
 
 
 def fill_base(table: pd.DataFrame) -> pd.DataFrame:

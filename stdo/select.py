@@ -1,7 +1,8 @@
 """Stage: never ship a worse model. The server has the HR frames, so it knows, chunk by chunk, whether a
 method's trained model beats what the client would use without it: per chunk it ships the trained model
 only if it beats the general model on that chunk's patches, and the general model only if that beats
-bicubic (ties go to the trained model, then the general one). Scored as labelling scores the general
+bicubic; a tie goes to what costs the client less, bicubic, then the general model (content either reproduces
+exactly, a black frame or a still, ships no model at all). Scored as labelling scores the general
 model and bicubic (`patches.parquet`): RGB, 8-bit output, `scale + 4` px shaved from each patch border,
 the mean MSE over the chunk's patches of every frame of the LR the models were trained on, fp32. Where the
 labeller did not run the general model (`label_by` bicubic or features), select runs it here."""
@@ -17,9 +18,9 @@ from .errors import InputError
 from .infer import setup, sr_mse
 from .io import load_chunks, load_frames, save_json
 from .patches import cut, grid_of
+from .vocabulary import SHIPS
 
 log = logging.getLogger(__name__)
-SHIPS = ("trained", "general", "bicubic")  # in order of preference at equal MSE
 
 
 def chunk_models(model_paths, k: int, dev, chunks_path) -> list:

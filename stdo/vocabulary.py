@@ -28,6 +28,8 @@ def rate_settings(name: str) -> dict:
 
 
 REFERENCE_METHODS = ("bicubic", "general")  # what a player has without any per-video model
+# What a chunk of a package ships (select, the manifest's routing.ships), the cheaper first: a tie goes to it
+SHIPS = ("bicubic", "general", "trained")
 
 X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
                 "placebo")

@@ -45,10 +45,13 @@ def test_shave_drops_the_border_only():
     assert metrics.mse(a, b, shave=1)[0] > 0
 
 
-def test_identical_images_have_infinite_psnr_and_ssim_one(astronaut):
+def test_identical_images_score_the_psnr_cap_and_ssim_one(astronaut):
     frames = astronaut[None, :64, :64]
     m = metrics.frame_metrics(frames, frames, scale=2)
-    assert np.isinf(m["psnr_frame_rgb"]) and m["ssim"] == pytest.approx(1.0)
+    assert m["psnr_frame_rgb"] == m["psnr_cafm"] == metrics.PSNR_CAP_DB and m["ssim"] == pytest.approx(1.0)
+    off_by_one = frames.copy()
+    off_by_one[0, 10, 10, 0] += 1  # MSE 1/10,800 over the 60x60x3 values left by the shave: 88.5 dB, under the cap
+    assert metrics.frame_metrics(off_by_one, frames, scale=2)["psnr_frame_rgb"] < metrics.PSNR_CAP_DB
 
 
 def test_y_channel_uses_bt601_studio_range():

@@ -55,7 +55,7 @@ def test_each_chunk_ships_the_best_of_its_trained_model_the_general_model_and_bi
     first, second = chosen["chunks"]
     assert first["mse"]["trained"] < first["mse"]["general"] and first["ships"] == "trained"
     assert second["mse"]["trained"] > second["mse"]["general"] == second["mse"]["bicubic"]
-    assert second["ships"] == "general"  # a tie goes to the general model
+    assert second["ships"] == "bicubic"  # a tie goes to the cheaper
     assert chosen["fallbacks"] == 1
 
 
@@ -67,10 +67,10 @@ def test_the_package_ships_what_was_chosen_and_plays_it(clip, chosen, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert [e["arch"] for e in manifest["models"]] == ["espcn", "bicubic"]  # chunk 1's model is not shipped
     assert manifest["routing"]["chunk_model"] == [[0, None], [1, None]]
-    assert manifest["routing"]["ships"] == ["trained", "general"]
+    assert manifest["routing"]["ships"] == ["trained", "bicubic"]
     result = evaluate(out, clip / "hr.npy", clip / "patches.parquet", tmp_path / "metrics.json",
                       chunks_path=clip / "chunks.parquet", threads=1)
-    assert result["fallbacks"] == 1 and result["models"] == 2  # the general model is a file of its own
+    assert result["fallbacks"] == 1 and result["models"] == 1  # bicubic is no model file
     for c, entry in enumerate(chosen["chunks"]):  # played as scored (ONNX fp16 weights against fp32 torch)
         expected = entry["mse"][entry["ships"]]
         assert result["chunk_mse"][c] == pytest.approx(expected, rel=0.02)

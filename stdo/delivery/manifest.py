@@ -19,7 +19,11 @@ the client looks it up by file name in its bases folder and checks the sha256. A
 `"base": true` (and no file) is the base itself; one with `"delta": {"base": sha256, "prefix": P}`
 ships model<i>.delta.onnx.zlib, whose weights named P + (a base weight's name) are that weight's
 difference to the base (`stdo.delivery.onnx_model`). Only the package's own files count as delivered
-bytes; `package_bytes_with_base` adds the base's."""
+bytes; `package_bytes_with_base` adds the base's.
+
+A manifest comes from the network: `open_package` refuses one over 64 MiB unread, then one that is not
+this format (`stdo.delivery.manifest_schema`: types, required keys, enums, bounds, the fields' agreement),
+right after parsing it and before any file is opened; keys a newer writer may add are accepted there."""
 from __future__ import annotations
 
 import json
@@ -31,12 +35,14 @@ import numpy as np
 
 from ..errors import InputError
 from ..io import sha256_files
+from . import manifest_schema
 
 FORMAT = "stdo-package"
 VERSION = 1  # self-contained
 RESIDENT_VERSION = 2  # needs a resident base; a version 1 client must refuse it, not play bicubic in its place
 VERSIONS = (VERSION, RESIDENT_VERSION)
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 64 << 20  # 65,536 models' entries and chunks are some 20 MB of JSON
 
 
 def file_entry(path) -> dict:
@@ -86,11 +92,15 @@ class Package:
         routing = self.manifest["routing"]
         if routing["by"] != "map":
             return None
-        raw = zlib.decompress(self.path(routing["map"]["file"]).read_bytes())
-        chunk = np.frombuffer(raw, dtype=map_dtype(routing["k"]))
+        path, dtype = self.path(routing["map"]["file"]), np.dtype(map_dtype(routing["k"]))
         expected = self.manifest["frames"] * self.manifest["grid"]["rows"] * self.manifest["grid"]["cols"]
-        if len(chunk) != expected or (len(chunk) and int(chunk.max()) >= routing["k"]):
-            raise InputError(f"{self.path(routing['map']['file'])}: chunk map of {len(chunk)} patches does not "
+        try:  # at most one patch more than the manifest says is inflated (a small file may inflate to gigabytes)
+            raw = zlib.decompressobj().decompress(path.read_bytes(), (expected + 1) * dtype.itemsize)
+        except zlib.error as err:
+            raise InputError(f"{path}: corrupt zlib data ({err})") from None
+        chunk = np.frombuffer(raw, dtype=dtype) if len(raw) == expected * dtype.itemsize else None
+        if chunk is None or (len(chunk) and int(chunk.max()) >= routing["k"]):
+            raise InputError(f"{path}: chunk map of {len(raw) // dtype.itemsize} patches does not "
                              f"fit the manifest ({expected} patches, k = {routing['k']})")
         return chunk
 
@@ -102,25 +112,43 @@ def base_label(manifest: dict) -> str:
 
 
 def open_package(folder, verify: bool = True, base_dir=None) -> Package:
-    """Read a package's manifest and check its files (presence, size and, if `verify`, sha256), and
-    the resident base it needs in `base_dir` (the client's bases folder)."""
+    """Read a package's manifest, check it is one of this format (`stdo.delivery.manifest_schema`), then
+    its files (presence, size and, if `verify`, sha256), and the resident base it needs in `base_dir` (the
+    client's bases folder)."""
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():
         raise InputError(f"{folder}: not a package (no {MANIFEST})")
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: not valid JSON ({err.msg if hasattr(err, 'msg') else err})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise InputError(f"{path}: not a {FORMAT} manifest")
-    if manifest.get("version") not in VERSIONS:
-        raise InputError(f"{path}: package format version {manifest.get('version')!r} is not supported "
-                         f"(this client reads versions {', '.join(map(str, VERSIONS))})")
+    manifest = _parsed(path)
+    manifest_schema.check(manifest, path)
     for name, entry in manifest["files"].items():
         _check_file(folder / name, entry, verify)
     base = _find_base(folder, manifest["base"], base_dir, verify) if "base" in manifest else None
     return Package(folder, manifest, base)
+
+
+def _parsed(path: Path) -> dict:
+    """The manifest's JSON, with its format and version checked."""
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise InputError(f"{path}: {path.stat().st_size} bytes, more than a manifest holds ({MAX_MANIFEST_BYTES})")
+    try:
+        manifest = json.loads(path.read_bytes())
+    except ValueError as err:  # also a bad encoding, an integer of thousands of digits
+        raise InputError(f"{path}: not valid JSON ({err.msg if hasattr(err, 'msg') else err})") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid JSON (nested too deep)") from None
+    if not isinstance(manifest, dict):
+        raise InputError(f"{path}: not a {FORMAT} manifest (not a JSON object)")
+    if "format" not in manifest or manifest["format"] != FORMAT:
+        got = manifest_schema.shown(manifest["format"]) if "format" in manifest else "no format"
+        raise InputError(f"{path}: format: not a {FORMAT} manifest (got {got})")
+    if "version" not in manifest:
+        raise InputError(f"{path}: version: required, missing")
+    version = manifest["version"]
+    if isinstance(version, bool) or version not in VERSIONS:
+        raise InputError(f"{path}: version: package format version {manifest_schema.shown(version)} is not "
+                         f"supported (this client reads versions {', '.join(map(str, VERSIONS))})")
+    return manifest
 
 
 def _find_base(folder: Path, base: dict, base_dir, verify: bool) -> Path:

@@ -55,8 +55,8 @@ def check_output(path: Path, lossless: bool) -> None:
 class Progress:
     """Counts, hashes and reports the frames on their way to the encoder."""
 
-    def __init__(self, frames, total: int, out=sys.stderr):
-        self.frames, self.total, self.out = frames, total, out
+    def __init__(self, frames, total: int, out=None):
+        self.frames, self.total, self.out = frames, total, sys.stderr if out is None else out
         self.count, self.digest, self.start = 0, hashlib.sha256(), time.perf_counter()
 
     def __iter__(self):

@@ -11,6 +11,7 @@ import pandas as pd
 from .. import rd
 from ..io import load_json
 from ..learning import RISE_DB
+from ..metrics import PSNR_CAP_DB
 from .document import Note, Table, number
 
 COLUMNS = ["video", "category", "scale", "method", "rate", "train_rate", "split", "mode", "k", "models", "fallbacks",
@@ -24,7 +25,8 @@ SHOWN = ["video", "scale", "method", "rate", "k", "total_params", "models_and_ma
          "psnr_stdo_patch", "psnr_frame_y", "ssim", "rd_psnr_y", "vmaf_neg", "vmaf", "train_seconds", "converged"]
 LEGEND = Note(
     "PSNR conventions (dB, 8-bit RGB output; every SR frame as the client plays the package: its stored weights "
-    "(fp16 unless package.weights says int8), patches of the grid):",
+    f"(fp16 unless package.weights says int8), patches of the grid; capped at {PSNR_CAP_DB:g} dB, what a perfect "
+    "match, MSE 0, scores):",
     ("psnr_stdo_patch: RGB, per patch with scale+4 px shaved from each patch border, -10 log10(mean of chunk MSE), "
      "all frames (STDO).",
      "psnr_frame_rgb / psnr_frame_y: whole frames, eval frames (every eval_every-th), shave = scale, PSNR of the "
