@@ -31,6 +31,12 @@ Fits (`method`):
 
 The integral never leaves the range of either curve, so there is no extrapolation.
 
+How far to trust a BD-rate (`bd_rate_trust`): the integral covers only the quality interval the curves share, so a
+value integrated over a sliver of one curve, or inside a single segment between two points of the anchor, rests on
+the fit's shape, not on measurements. The overlap is reported as the share of each curve's quality range inside
+the shared interval and the number of each curve's points inside it; a BD-rate counts as reliable when both
+shares are at least MIN_SHARE and each curve has at least MIN_INSIDE points inside.
+
 Undefined results are float('nan'); `bd_rate_reason` / `bd_quality_reason` (same arguments) say
 why, or return None when the value is defined. Reasons: a curve with fewer points than the method
 needs, a NaN or infinite value, a rate that is not positive, a curve whose quality does not strictly
@@ -47,6 +53,8 @@ import numpy as np
 from scipy.interpolate import PchipInterpolator
 
 METHODS = ("pchip", "cubic")
+MIN_SHARE = 0.3  # of each curve's quality range inside the shared interval, for a reliable BD-rate
+MIN_INSIDE = 2  # points of each curve inside the shared interval (at least one whole segment of each)
 MIN_POINTS = {"pchip": 2, "cubic": 4}
 
 Curve = tuple[np.ndarray, np.ndarray]  # (log10 rate, quality), sorted by quality
@@ -78,6 +86,24 @@ def bd_quality_reason(anchor_rate: Sequence[float], anchor_quality: Sequence[flo
                       method: str = "pchip") -> str | None:
     """Why `bd_quality` with these arguments is NaN, or None when it is defined."""
     return _bd(anchor_rate, anchor_quality, test_rate, test_quality, method, "quality")[1]
+
+
+def bd_rate_trust(anchor_quality: Sequence[float], test_quality: Sequence[float]) -> tuple[dict, str | None]:
+    """The overlap a BD-rate is integrated over ({share_anchor, share_test, anchor_inside, test_inside}) and why it is
+    too thin to trust (None: it is not; see the module docstring)."""
+    qa, qb = (np.asarray(q, dtype=float) for q in (anchor_quality, test_quality))
+    lo, hi = max(qa.min(), qb.min()), min(qa.max(), qb.max())
+    overlap = {"share_anchor": 0.0, "share_test": 0.0, "anchor_inside": 0, "test_inside": 0}
+    if lo < hi:
+        for name, q in (("anchor", qa), ("test", qb)):
+            span = q.max() - q.min()
+            overlap[f"share_{name}"] = round(float((hi - lo) / span), 3) if span > 0 else 0.0
+            overlap[f"{name}_inside"] = int(((q >= lo) & (q <= hi)).sum())
+    thin = [f"{overlap[f'share_{n}']:.0%} of the {n}'s quality range" for n in ("anchor", "test")
+            if overlap[f"share_{n}"] < MIN_SHARE]
+    thin += [f"{overlap[f'{n}_inside']} {n} point{'s' * (overlap[f'{n}_inside'] != 1)} inside"
+             for n in ("anchor", "test") if overlap[f"{n}_inside"] < MIN_INSIDE]
+    return overlap, ("overlap " + ", ".join(thin)) if thin else None
 
 
 def _bd(anchor_rate, anchor_quality, test_rate, test_quality, method: str,

@@ -54,6 +54,7 @@ STAGES = {
                                                   ("out_video", None), ("out_html", None), ("base_dir", "?")]),
     "crossover": ("crossover", "crossover", [("summary_path", None), ("out_csv", None), ("out_md", None),
                                              ("out_plot", None)]),
+    "hull": ("hull", "hull", [("rd_path", None), ("out_csv", None), ("out_md", None), ("out_plot", None)]),
     "curves": ("curves", "curves", [("sidecar_paths", "+"), ("labels", "+"), ("out_csv", None), ("out_plot", None)]),
     "report-tables": ("report.tables", "tables", [("metric_paths", "+"), ("hr_metric_paths", "*"),
                                                   ("benchmark_paths", "+"), ("out_comparison", None),

@@ -93,7 +93,7 @@ def bd_table(table: pd.DataFrame, order=None) -> pd.DataFrame:
                       "base": ", ".join(dict.fromkeys(points["base"]))}
             for quality in QUALITIES:
                 for suffix, rate in RATES.items():
-                    value, reason = _bd(anchor, points, quality, rate)
+                    value, reason = bd_rate_of(anchor, points, quality, rate)
                     record[f"bd_rate_{quality}{suffix}"], record[f"why_{quality}{suffix}"] = value, reason
             records.append(record)
     bd = pd.DataFrame(records)
@@ -102,12 +102,17 @@ def bd_table(table: pd.DataFrame, order=None) -> pd.DataFrame:
     return bd
 
 
-def _bd(anchor, points, quality: str, rate: str):
+def bd_rate_of(anchor, points, quality: str, rate: str = "kbps_package") -> tuple[float, str | None]:
+    """BD-rate (%) of `points` against `anchor` on `quality`, and why it is n/a: undefined, or integrated over an
+    overlap too thin to trust (`bdrate.bd_rate_trust`: NaN then, the value in the reason)."""
     if anchor is None or not len(anchor):
         return float("nan"), "no HR codec baseline"
     args = (anchor["kbps_package"], anchor[quality], points[rate], points[quality])
     value = bdrate.bd_rate(*args)
-    return value, (bdrate.bd_rate_reason(*args) if np.isnan(value) else None)
+    if np.isnan(value):
+        return value, bdrate.bd_rate_reason(*args)
+    thin = bdrate.bd_rate_trust(anchor[quality], points[quality])[1]
+    return (float("nan"), f"unreliable, {thin}: {value:+.1f}") if thin else (value, None)
 
 
 VERDICT_QUALITIES = ("vmaf_neg", "rd_psnr_y")  # scores that do not reward sharpening
@@ -125,13 +130,13 @@ def verdict(table: pd.DataFrame) -> list[str]:
         codec = ", ".join(dict.fromkeys(anchor["encoder"].dropna())) or "the codec"
 
         def against(reference, points):
-            return [bdrate.bd_rate(reference["kbps_package"], reference[q], points["kbps_package"], points[q])
-                    for q in VERDICT_QUALITIES]
+            return [bd_rate_of(reference, points, q)[0] for q in VERDICT_QUALITIES]
 
         scores = {m: against(anchor, p) for m, p in methods.items() if m != ANCHOR}
         ranked = sorted((m for m in scores if not np.isnan(scores[m][0])), key=lambda m: scores[m][0])
         if not ranked:
-            paragraphs.append(f"{video} x{scale}: no method's curve overlaps {codec} alone in VMAF-NEG; no verdict.")
+            paragraphs.append(f"{video} x{scale}: no method's curve overlaps {codec} alone enough in VMAF-NEG to "
+                              "trust a BD-rate; no verdict.")
             continue
         best = ranked[0]
         text = [f"{video} x{scale}, against {codec} alone: at equal quality {_who(best, methods)} needs "
@@ -202,7 +207,9 @@ def bd_note(bd: pd.DataFrame, vmaf_model: str) -> str:
             f"long video, or a model the client already has). PSNR-Y over every frame, VMAF ({vmaf_model}) and "
             f"VMAF-NEG (vmaf_v0.6.1neg, which does not reward sharpening). "
             f"Negative = fewer bits than the codec alone for the same quality. 'points' = the method's rate points vs "
-            f"the anchor's.")
+            f"the anchor's. 'unreliable': the curves share too little quality range to trust the value (less than "
+            f"{bdrate.MIN_SHARE:.0%} of either curve's range, or fewer than {bdrate.MIN_INSIDE} points of either "
+            f"inside it); the value follows the colon.")
     if resident(bd):
         note += (" 'base': the model the packages assume installed with the player (package.base: resident), whose "
                  "bytes the rate leaves out; 'with base' adds them to every package, as for a client without it.")

@@ -37,13 +37,17 @@ X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 
 @dataclass(frozen=True)
 class Encoder:
-    """An encoder of the vocabulary: its constant-quality range and its presets (names, or an integer range:
-    SVT-AV1's preset, libvpx-vp9's cpu-used)."""
+    """An encoder of the vocabulary: its constant-quality range, its presets (names, or an integer range: SVT-AV1's
+    preset, libvpx-vp9's cpu-used) and its default ladders, the codec block's rate keys where it gives none: the LR
+    stream's (`crf` or `bitrate`) and the HR baseline's (`hr_crf` or `hr_bitrate`), chosen so that LR + SR and HR
+    curves share a quality range holding at least three HR points (docs/experiments/ladders.md measured them)."""
 
     name: str
     crf: tuple[int, int]
     presets: tuple[str, ...] | range
     default_preset: str | int
+    lr_ladder: dict
+    hr_ladder: dict
 
     def preset_problem(self, preset) -> str | None:
         """Why `preset` is no preset of this encoder (None: it is one, or None for the default)."""
@@ -83,11 +87,25 @@ def _integer(value) -> int | None:
 
 
 ENCODERS = {e.name: e for e in (
-    Encoder("libx264", (0, 51), X26X_PRESETS, "medium"),
-    Encoder("libx265", (0, 51), X26X_PRESETS, "medium"),
-    Encoder("libsvtav1", (1, 63), range(0, 14), 8),
-    Encoder("libvpx-vp9", (0, 63), range(0, 9), 4),  # cpu-used; 6..8 run in realtime mode
+    Encoder("libx264", (0, 51), X26X_PRESETS, "medium", {"crf": (18, 23, 28, 33)},
+            {"hr_crf": (27, 32, 37, 42, 47, 51)}),
+    Encoder("libx265", (0, 51), X26X_PRESETS, "medium", {"crf": (18, 24, 30, 36)},
+            {"hr_crf": (27, 33, 39, 42, 45, 48, 51)}),
+    # SVT-AV1 and VP9 reach no HR quality below about 31.6 dB PSNR-Y on the 720p clip (not even by bitrate), where
+    # x4 LR + SR ends: at x4 their overlap is thin (the BD-rate tables say so); the per-title hull uses them whole
+    Encoder("libsvtav1", (1, 63), range(0, 14), 8, {"crf": (20, 35, 50, 60)}, {"hr_crf": (35, 45, 55, 60, 63)}),
+    Encoder("libvpx-vp9", (0, 63), range(0, 9), 4,  # cpu-used; 6..8 run in realtime mode
+            {"crf": (20, 35, 50, 60)}, {"hr_crf": (40, 50, 56, 60, 63)}),
 )}
+
+
+def fill_ladders(block: dict) -> dict:
+    """The codec block with the encoder's default ladders where it gives no rate key of a stream."""
+    encoder = ENCODERS[block["encoder"]]
+    for keys, ladder in ((("crf", "bitrate"), encoder.lr_ladder), (("hr_crf", "hr_bitrate"), encoder.hr_ladder)):
+        if not any(k in block for k in keys):
+            block = {**block, **{k: list(v) for k, v in ladder.items()}}
+    return block
 
 
 def encoder(name: str) -> Encoder | None:

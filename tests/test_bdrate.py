@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from stdo import bdrate
 from stdo.bdrate import bd_quality, bd_quality_reason, bd_rate, bd_rate_reason
 
 METHODS = ("pchip", "cubic")
@@ -151,3 +152,15 @@ def test_bad_calls_raise():
         bd_rate(RATE, PSNR, RATE, PSNR, method="akima")
     with pytest.raises(ValueError, match="same length"):
         bd_rate(RATE, PSNR[:3], RATE, PSNR)
+
+
+def test_the_overlap_says_how_far_a_bd_rate_can_be_trusted():
+    anchor = [30.0, 33.0, 36.0, 39.0]
+    overlap, thin = bdrate.bd_rate_trust(anchor, [31.0, 34.0, 37.0])
+    assert overlap == {"share_anchor": 0.667, "share_test": 1.0, "anchor_inside": 2, "test_inside": 3} and thin is None
+    # inside one anchor segment, an eighth of the test's range: as the +192 % of SVT-AV1 in issue 26
+    overlap, thin = bdrate.bd_rate_trust(anchor, [38.0, 40.0, 42.0, 46.0])
+    assert overlap["anchor_inside"] == 1 and overlap["share_test"] == 0.125
+    assert thin == ("overlap 11% of the anchor's quality range, 12% of the test's quality range, 1 anchor point "
+                    "inside, 1 test point inside")
+    assert bdrate.bd_rate_trust(anchor, [40.0, 41.0])[0]["share_test"] == 0.0

@@ -87,8 +87,8 @@ def test_default_config_is_valid_and_gets_every_default(default):
      "methods.m0.init: 'm0' is not scratch, general or another method with split none"),
     (lambda c: (c["methods"].pop("m0"), c["methods"]["stdo"].update(init="m0")), "methods.stdo.init: 'm0'"),
     (lambda c: c.update(budget="equal"), "budget"),
-    (lambda c: c["codec"].update(bitrate=[100]), "codec: give exactly one of crf and bitrate"),
-    (lambda c: c["codec"].pop("hr_crf"), "codec: give exactly one of hr_crf and hr_bitrate"),
+    (lambda c: c["codec"].update(crf=[20], bitrate=[100]), "codec: give exactly one of crf and bitrate"),
+    (lambda c: c["codec"].update(hr_crf=[30], hr_bitrate=[500]), "codec: give exactly one of hr_crf and hr_bitrate"),
     (lambda c: c["codec"].update(crf=[55]), r"codec.crf: crf for libx264 must be an integer in 0..51, got 55"),
     (lambda c: c["codec"].update(encoder="libsvtav1", crf=[0, 30]),
      r"codec.crf: crf for libsvtav1 must be an integer in 1..63, got 0"),
@@ -314,11 +314,19 @@ def test_a_method_key_set_to_null_is_dropped_so_epochs_can_replace_the_steps_of_
 
 
 @pytest.mark.parametrize("encoder", sorted(vocabulary.ENCODERS))
-def test_switching_the_encoder_alone_passes_the_start_up_check(default, encoder):
-    """The default config names no preset (each encoder's own default) and a ladder every encoder takes."""
+def test_switching_the_encoder_alone_switches_its_preset_and_ladders(default, encoder):
+    """The default config names no preset and no ladder: each encoder's own, which its range takes."""
     cfg = copy.deepcopy(default)
     cfg["codec"]["encoder"] = encoder
-    assert stdo_config.codec(load(cfg))["encoder"] == encoder
+    block, own = stdo_config.codec(load(cfg)), vocabulary.ENCODERS[encoder]
+    assert block["encoder"] == encoder and block["preset"] is None
+    expected = {k: list(v) for k, v in {**own.lr_ladder, **own.hr_ladder}.items()}
+    assert {k: block[k] for k in expected} == expected
+    assert not any(own.crf_problem(v) for key in ("crf", "hr_crf") for v in block.get(key, []))
+    cfg["codec"]["crf"] = [40]  # a ladder given is kept, the other stream's still the encoder's
+    block = stdo_config.codec(load(cfg))
+    assert block["crf"] == [40]
+    assert {k: block[k] for k in own.hr_ladder} == {k: list(v) for k, v in own.hr_ladder.items()}
 
 
 def schema_default(dotted: str):

@@ -48,6 +48,10 @@ def test_full_run_writes_the_summary_table(done):
     rd = pd.read_csv(root / "results" / "rd.csv")
     assert len(rd) == 6 * 3 + 2 and set(rd[rd.method == "hr_codec"].rate) == {"crf30", "crf45"}
     assert all((root / "results" / name).stat().st_size for name in ("rd_curves.png", "psnr_vs_size.png"))
+    # the per-title ladders (stdo.hull): HR alone, with bicubic rungs, with SR rungs
+    hull = pd.read_csv(root / "results" / "hull.csv")
+    assert set(hull.hull) == {"hr", "bicubic", "sr"} and "lossless" not in set(hull.rate)
+    assert "Per-title ladders" in (root / "results" / "hull.md").read_text()
     assert len(list((root / "results" / "logs").rglob("*.log"))) >= 9
 
 

@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import best_match
 
 from ..errors import InputError
+from ..vocabulary import fill_ladders
 from .checks import check
 from .datasets import expand_videos
 from .sweeps import expand_sweep
@@ -49,6 +50,8 @@ def load(config: dict, schema_path) -> dict:
         _validate(config, validator)  # the methods it made, their defaults filled in
     if not config["methods"]:
         raise InputError("config: no method: give methods (name -> {split, k, arch, steps}) or a sweep")
+    if isinstance(config["codec"], dict):
+        config["codec"] = fill_ladders(config["codec"])
     expand_videos(config)
     check(config)
     return config
