@@ -74,8 +74,7 @@ class TorchModel:
 
         self.torch, self.infer = torch, infer
         self.device = infer.setup(device, threads)
-        meta = {**entry, "scale": package.manifest["scale"]}
-        self.model = models.build_from_meta(meta)
+        self.model = _rebuilt(models, torch, {**entry, "scale": package.manifest["scale"]}, package)
         if has_weights(entry):
             path, _, weights = model_graph(package, entry, base)
             weights = {k: torch.from_numpy(v) for k, v in weights.items()}
@@ -92,6 +91,22 @@ class TorchModel:
             x = self.infer.to_tensor(lr, self.device)
             out = self.model(x) if cafm_chunk is None else self.model(x, cafm_chunk)
             return self.infer.to_uint8(out)
+
+
+def _rebuilt(models, torch, meta: dict, package: Package):
+    """The registry's model of a manifest entry, built on torch's meta device first (nothing allocated) so that
+    arch_kwargs the architecture refuses, or a model larger than the entry's params, are refused in one line."""
+    where = f"{package.path(MANIFEST)}: model {meta.get('file') or meta['arch']}"
+    try:
+        with torch.device("meta"):
+            sized = models.build_from_meta(meta)
+    except (TypeError, ValueError, RuntimeError, InputError) as err:
+        raise InputError(f"{where}: arch_kwargs {meta.get('arch_kwargs')} build no {meta['arch']}: {err}") from None
+    count = sum(p.numel() for p in sized.parameters())
+    if count != meta["params"]:
+        raise InputError(f"{where}: {meta['arch']} {meta.get('arch_kwargs')} has {count} parameters, the manifest says "
+                         f"{meta['params']}")
+    return models.build_from_meta(meta)
 
 
 class OnnxModel:
