@@ -23,13 +23,12 @@ log = logging.getLogger(__name__)
 
 
 def _encode(frames: np.ndarray, path, rate: str, *, fps: float, encoder: str, preset, threads: int) -> dict:
-    settings = rate_settings(rate)
-    with atomic_path(path) as tmp:
-        if settings.get("lossless"):
-            description = stream.encode_lossless(iter(frames), tmp, fps=fps, threads=threads)
-        else:
-            description = stream.encode(iter(frames), tmp, fps=fps, encoder=encoder, preset=preset,
-                                        threads=threads, **settings)
+    settings = rate_settings(rate)  # the encoders write `path` atomically themselves
+    if settings.get("lossless"):
+        description = stream.encode_lossless(iter(frames), path, fps=fps, threads=threads)
+    else:
+        description = stream.encode(iter(frames), path, fps=fps, encoder=encoder, preset=preset, threads=threads,
+                                    **settings)
     return {**description, "rate": rate, "kbps": kbps(description["bytes"], len(frames), fps)}
 
 

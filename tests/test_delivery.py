@@ -370,7 +370,9 @@ def test_a_broken_model_file_ends_with_one_line_and_no_output(clip, int8_zlib_pa
 
 
 def test_an_output_that_cannot_be_written_is_refused_before_playing(stdo_package, tmp_path):
-    for out, message in ((tmp_path / "no" / "sr.mp4", "does not exist"), (tmp_path / "sr.avi", "must end in .mp4")):
+    (tmp_path / "folder.mp4").mkdir()
+    for out, message in ((tmp_path / "no" / "sr.mp4", "does not exist"), (tmp_path / "sr.avi", "must end in .mp4"),
+                         (tmp_path / "folder.mp4", "a folder, not a video file")):
         run = stdo_play(stdo_package, "-o", out)
         assert run.returncode == 1 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1
 

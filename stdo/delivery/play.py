@@ -48,6 +48,8 @@ def check_output(path: Path, lossless: bool) -> None:
         raise InputError(f"{path}: the output must end in {suffix}" + ("" if lossless else " (.mkv with --lossless)"))
     if not path.parent.is_dir():
         raise InputError(f"{path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a video file; give the file to write")
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise InputError(f"{path}: cannot write there (permission denied)")
 
