@@ -48,8 +48,8 @@ def plot(table: pd.DataFrame, path) -> None:
     save_png(fig, path, dpi=120)
 
 
-def aggregate(metric_paths, hr_metric_paths, out_csv, out_md, out_comparison, out_plot, out_rd_csv,
-              out_rd_plot, out_categories_csv=None, out_categories_md=None, categories=None) -> pd.DataFrame:
+def aggregate(metric_paths, out_csv, out_md, out_comparison, out_plot, out_rd_csv, out_rd_plot,
+              out_categories_csv=None, out_categories_md=None, *, hr_metric_paths=(), categories=None) -> pd.DataFrame:
     table, rd_rows = measured(metric_paths, hr_metric_paths, categories)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")

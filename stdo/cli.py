@@ -10,67 +10,60 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
+import inspect
 import json
 import logging
 import sys
 
 from .errors import InputError
 
-# stage -> (module, function, [(path argument, nargs)])
-STAGES = {
-    "ingest": ("ingest", "ingest", [("source", None), ("out_dir", None)]),
-    "encode-lr": ("codec", "encode_lr", [("lr_path", None), ("meta_path", None), ("out_stream", None),
-                                         ("out_json", None), ("out_frames", "?")]),
-    "encode-hr": ("codec", "encode_hr", [("hr_path", None), ("meta_path", None), ("out_stream", None),
-                                         ("out_metrics", None)]),
-    "general": ("general", "make_general", [("out", None)]),
-    "label": ("label", "label", [("lr_path", None), ("hr_path", None), ("general_path", None), ("out", None)]),
-    "cluster": ("cluster", "cluster", [("patches_path", None), ("out_parquet", None), ("out_json", None)]),
-    "train": ("train", "train_chunk", [("lr_path", None), ("hr_path", None), ("patches_path", None),
-                                       ("chunks_path", None), ("chunk", None), ("out", None),
-                                       ("init_path", "?")]),
-    "train-joint": ("train", "train_joint", [("lr_path", None), ("hr_path", None), ("patches_path", None),
-                                             ("chunks_path", None), ("out", None), ("init_path", "?")]),
-    "select": ("select", "select", [("lr_path", None), ("hr_path", None), ("patches_path", None),
-                                    ("chunks_path", None), ("model_paths", "+"), ("out", None),
-                                    ("general_path", "?")]),
-    "base": ("package", "write_base", [("general_path", None), ("out", None)]),
-    "package": ("package", "build", [("stream_path", None), ("codec_path", None), ("patches_path", None),
-                                     ("out_dir", None), ("model_paths", "*"), ("chunks_path", "?"),
-                                     ("meta_path", "?"), ("selection_path", "?"), ("general_path", "?"),
-                                     ("base_path", "?")]),
-    "evaluate": ("evaluate", "evaluate", [("package_path", None), ("hr_path", None), ("patches_path", None),
-                                          ("out", None), ("chunks_path", "?"), ("model_meta_paths", "*"),
-                                          ("base_dir", "?")]),
-    "aggregate": ("aggregate", "aggregate", [("metric_paths", "+"), ("hr_metric_paths", "*"), ("out_csv", None),
-                                            ("out_md", None), ("out_comparison", None), ("out_plot", None),
-                                            ("out_rd_csv", None), ("out_rd_plot", None),
-                                            ("out_categories_csv", "?"), ("out_categories_md", "?")]),
-    "report": ("report.figures", "figures", [("lr_path", None), ("hr_path", None), ("patches_path", None),
-                                             ("general_path", None), ("metric_paths", "+"), ("chunk_paths", "+"),
-                                             ("model_paths", "+"), ("out_curves", None), ("out_chunk_map", None),
-                                             ("out_crops", None)]),
-    "side-by-side": ("showcase", "side_by_side", [("metric_paths", "+"), ("hr_metric_paths", "*"), ("hr_path", None),
-                                                  ("out_video", None), ("out_html", None), ("base_dir", "?")]),
-    "crossover": ("crossover", "crossover", [("summary_path", None), ("out_csv", None), ("out_md", None),
-                                             ("out_plot", None)]),
-    "hull": ("hull", "hull", [("rd_path", None), ("out_csv", None), ("out_md", None), ("out_plot", None)]),
-    "curves": ("curves", "curves", [("sidecar_paths", "+"), ("labels", "+"), ("out_csv", None), ("out_plot", None)]),
-    "report-tables": ("report.tables", "tables", [("metric_paths", "+"), ("hr_metric_paths", "*"),
-                                                  ("benchmark_paths", "+"), ("out_comparison", None),
-                                                  ("out_benchmarks", None), ("out_benchmarks_csv", None)]),
-}
 OPTIONAL = ("?", "*")
 
+# stage -> the library function that is the stage, "module:function" (imported only when the stage runs)
+STAGES = {
+    "ingest": "ingest:ingest", "encode-lr": "codec:encode_lr", "encode-hr": "codec:encode_hr",
+    "general": "general:make_general", "label": "label:label", "cluster": "cluster:cluster",
+    "train": "train:train_chunk", "train-joint": "train:train_joint", "select": "select:select",
+    "base": "package:write_base", "package": "package:build", "evaluate": "evaluate:evaluate",
+    "aggregate": "aggregate:aggregate", "report": "report.figures:figures", "side-by-side": "showcase:side_by_side",
+    "crossover": "crossover:crossover", "hull": "hull:hull", "curves": "curves:curves",
+    "report-tables": "report.tables:tables",
+}
 
-def parser() -> argparse.ArgumentParser:
+
+def stage_function(stage: str):
+    module, function = STAGES[stage].split(":")
+    return getattr(importlib.import_module(f"stdo.{module}"), function)
+
+
+def path_arguments(function) -> list[tuple[str, str | None]]:
+    """The command-line path arguments of a stage, read off its function's signature (the one place they are
+    declared): the parameters named source, chunk, labels, out, out_*, *_dir, *_path or *_paths; a list for
+    *_paths and labels; required where the function gives no default (a list: at least one path)."""
+    arguments = []
+    for name, parameter in inspect.signature(function).parameters.items():
+        if not (name in ("source", "chunk", "labels", "out") or name.startswith("out_")
+                or name.endswith(("_dir", "_path", "_paths"))):
+            continue
+        required = parameter.default is inspect.Parameter.empty
+        listed = name == "labels" or name.endswith("_paths")
+        arguments.append((name, ("+" if required else "*") if listed else (None if required else "?")))
+    return arguments
+
+
+def parser(stage: str | None = None) -> argparse.ArgumentParser:
+    """The command line: every stage's name; the arguments of `stage` only (its module is imported for them)."""
     top = argparse.ArgumentParser(prog="stdo", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="stage", required=True)
-    for stage, (_, _, paths) in STAGES.items():
-        p = sub.add_parser(stage)
-        for name, nargs in paths:
-            p.add_argument("--" + name.replace("_", "-"), dest=name, nargs=nargs, required=nargs not in OPTIONAL,
-                           default=[] if nargs == "*" else None)  # an empty list is left out of the shell line
+    for name in STAGES:
+        p = sub.add_parser(name)
+        if name != stage:
+            continue
+        for argument, nargs in path_arguments(stage_function(name)):
+            p.add_argument("--" + argument.replace("_", "-"), dest=argument, nargs=nargs,
+                           required=nargs not in OPTIONAL, default=[] if nargs == "*" else None)
+            # (an empty list is left out of the shell line)
         p.add_argument("--params", type=json.loads, default={}, help="JSON object of keyword arguments")
         p.add_argument("--threads", type=int, help="threads this job may use")
         p.add_argument("--batch-size", type=int, help="inference batch (patches): changes speed and memory, no result")
@@ -84,12 +77,12 @@ def main(argv=None) -> int:
         from .delivery.play import main as play
 
         return play(argv[1:])
-    args = vars(parser().parse_args(argv))
+    stage = argv[0] if argv and argv[0] in STAGES else None
+    args = vars(parser(stage).parse_args(argv))
     stage, log_file = args.pop("stage"), args.pop("log")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
                         filename=log_file, force=True)
-    module, function, _ = STAGES[stage]
-    run = getattr(__import__(f"stdo.{module}", fromlist=[function]), function)
+    run = stage_function(stage)
     kwargs = {**args.pop("params"), **{k: v for k, v in args.items() if v is not None}}
     try:
         run(**kwargs)

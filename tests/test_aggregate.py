@@ -55,7 +55,7 @@ def outputs(tmp_path):
         hr_paths.append(tmp_path / f"hr{i}.json")
         hr_paths[-1].write_text(json.dumps(row))
     names = ["s.csv", "s.md", "c.md", "p.png", "rd.csv", "rd.png"]
-    aggregate(paths, hr_paths, *(tmp_path / n for n in names))
+    aggregate(paths, *(tmp_path / n for n in names), hr_metric_paths=hr_paths)
     return {n: tmp_path / n for n in names}
 
 
@@ -113,7 +113,7 @@ def test_a_resident_base_is_named_and_its_bytes_counted_apart(tmp_path):
         paths.append(tmp_path / f"{i}.json")
         paths[-1].write_text(json.dumps(row))
     names = ["s.csv", "s.md", "c.md", "p.png", "rd.csv", "rd.png"]
-    aggregate(paths[:-len(hr)], paths[-len(hr):], *(tmp_path / n for n in names))
+    aggregate(paths[:-len(hr)], *(tmp_path / n for n in names), hr_metric_paths=paths[-len(hr):])
     comparison = markdown(tmp_path / "c.md")
     assert "| stdo | resident x4-0123456789, 50.0 KB |" in comparison
     assert ("| base | BD-rate PSNR-Y % | BD-rate VMAF-NEG % | BD-rate VMAF % | stream only: PSNR-Y % | stream only: "
@@ -151,7 +151,7 @@ def test_a_cut_metrics_file_is_named_and_no_table_is_written(tmp_path):
     paths[1].write_text(json.dumps(LOSSLESS[1])[:40])  # a job killed mid-write by hand, or an editor
     names = ["s.csv", "s.md", "c.md", "p.png", "rd.csv", "rd.png"]
     with pytest.raises(InputError, match=rf"^{re.escape(str(paths[1]))}: not valid JSON"):
-        aggregate(paths, [], *(tmp_path / n for n in names))
+        aggregate(paths, *(tmp_path / n for n in names))
     assert not any((tmp_path / n).exists() for n in names)
 
 

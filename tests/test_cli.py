@@ -49,17 +49,19 @@ def test_an_optional_list_left_out_is_an_empty_list():
     # with `codec: none` the workflow leaves --hr-metric-paths out of the shell line
     from stdo.cli import parser
 
-    args = parser().parse_args(["aggregate", "--metric-paths", "a.json", "--out-csv", "s.csv", "--out-md", "s.md",
-                                "--out-comparison", "c.md", "--out-plot", "p.png", "--out-rd-csv", "rd.csv",
-                                "--out-rd-plot", "rd.png"])
+    args = parser("aggregate").parse_args([
+        "aggregate", "--metric-paths", "a.json", "--out-csv", "s.csv", "--out-md", "s.md", "--out-comparison", "c.md",
+        "--out-plot", "p.png", "--out-rd-csv", "rd.csv", "--out-rd-plot", "rd.png"])
     assert args.hr_metric_paths == [] and args.metric_paths == ["a.json"]
 
 
 def test_a_full_disk_ends_with_one_line_naming_the_file(monkeypatch, capsys, tmp_path):
     import errno
+    import functools
 
-    from stdo import cli
+    from stdo import aggregate, cli
 
+    @functools.wraps(aggregate.aggregate)  # the command line reads the stage's paths off its signature
     def full(**kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "summary.csv"))
 
@@ -70,3 +72,16 @@ def test_a_full_disk_ends_with_one_line_naming_the_file(monkeypatch, capsys, tmp
     assert code == 1
     assert capsys.readouterr().err.splitlines() == [f"stdo aggregate: error: {tmp_path / 'summary.csv'}: "
                                                     "no space left on the device"]
+
+
+def test_every_stage_s_path_arguments_are_read_off_its_function():
+    """One declaration of a stage's paths: its signature, which each stage's parser is built from."""
+    from stdo.cli import STAGES, parser, path_arguments, stage_function
+
+    for stage in STAGES:
+        assert path_arguments(stage_function(stage)) and parser(stage).format_help()
+    assert dict(path_arguments(stage_function("train"))) == {
+        "lr_path": None, "hr_path": None, "patches_path": None, "chunks_path": None, "chunk": None, "out": None,
+        "init_path": "?"}
+    assert dict(path_arguments(stage_function("aggregate")))["hr_metric_paths"] == "*"
+    assert dict(path_arguments(stage_function("select")))["model_paths"] == "+"

@@ -72,8 +72,8 @@ def comparison_page(metric_paths, hr_metric_paths) -> str:
     return html_page("Comparison of the methods", blocks)
 
 
-def tables(metric_paths, hr_metric_paths, benchmark_paths, out_comparison, out_benchmarks,
-           out_benchmarks_csv) -> pd.DataFrame:
+def tables(metric_paths, benchmark_paths, out_comparison, out_benchmarks, out_benchmarks_csv, *,
+           hr_metric_paths=()) -> pd.DataFrame:
     """The comparison and summary tables as one HTML page; the benchmarks as an HTML page and a CSV."""
     save_text(comparison_page(metric_paths, hr_metric_paths), out_comparison)
     jobs = read_benchmarks(benchmark_paths)
