@@ -38,7 +38,7 @@ def test_what_the_workflow_parses_with_imports_neither_torch_nor_av(module):
 # ---------------------------------------------------------------- the imports as written, read with ast
 
 STDO = Path(__file__).resolve().parents[1] / "stdo"
-STAGE_MODULES = sorted({f"stdo.{module}" for module, _, _ in STAGES.values()})
+STAGE_MODULES = sorted({f"stdo.{spec.split(':')[0]}" for spec in STAGES.values()})
 
 
 def module_name(path: Path) -> str:

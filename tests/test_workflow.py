@@ -12,7 +12,8 @@ from tiny import RATES, TINY, edit, planned, snakemake, stamps, workdir
 # What every config change rebuilds: the tables and figures over all methods.
 SUMMARY = {f"results/{name}" for name in (
     "summary.csv", "summary.md", "comparison.md", "psnr_vs_size.png", "rd.csv", "rd_curves.png", "categories.csv",
-    "categories.md", "curves.csv", "curves.png", "report/comparison.html", "report/benchmarks.html",
+    "categories.md", "curves.csv", "curves.png", "hull.csv", "hull.md", "hull.png",
+    "report/comparison.html", "report/benchmarks.html",
     "report/benchmarks.csv", "report/tiny_x4/psnr_per_frame.png",
     "report/tiny_x4/chunk_map.png", "report/tiny_x4/hardest_patch.png", "report/tiny_x4/side_by_side.mp4",
     "report/tiny_x4/side_by_side.html")}

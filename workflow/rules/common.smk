@@ -24,6 +24,7 @@ ROWS = REFERENCES + METHODS  # every row of the tables: the references, then the
 RATES = stdo_config.lr_rates(config)  # rate points of the LR stream, "lossless" first
 HR_RATES = stdo_config.hr_rates(config)  # rate points of the HR codec baseline
 LOSSLESS = vocabulary.LOSSLESS
+LOSSY = RATES != [LOSSLESS]  # a codec in the loop: rate-distortion tables and per-title ladders
 
 
 def train_rate(rate):
@@ -409,4 +410,4 @@ def benchmark_files():
             for job in (rules.package, rules.evaluate):
                 files += expand(job.benchmark, **wc, method=ROWS, rate=RATES)
             files += expand(rules.report_figures.benchmark, **wc) + expand(rules.side_by_side.benchmark, **wc)
-    return files + [rules.aggregate.benchmark, rules.curves.benchmark]
+    return files + [rules.aggregate.benchmark, rules.curves.benchmark] + ([rules.hull.benchmark] if LOSSY else [])
