@@ -80,7 +80,8 @@ def bd_rates(points: pd.DataFrame) -> pd.DataFrame:
     for (video, quality), hulls in points.groupby(["video", "quality"], sort=False):
         curve = {name: h.rename(columns={"kbps": RATE, "value": quality}) for name, h in hulls.groupby("hull")}
         for test, anchor in PAIRS:
-            value, why = bd_rate_of(curve.get(anchor), curve.get(test, curve.get(anchor)), quality)
+            value, why = (bd_rate_of(curve[anchor], curve[test], quality) if {test, anchor} <= set(curve)
+                          else (float("nan"), "a ladder without points"))
             records.append({"video": video, "quality": QUALITIES[quality], "test": HULLS[test],
                             "anchor": HULLS[anchor], "bd_rate": value, "why": why})
     return pd.DataFrame(records)
