@@ -28,6 +28,13 @@ def rate_settings(name: str) -> dict:
 
 
 REFERENCE_METHODS = ("bicubic", "general")  # what a player has without any per-video model
+# The package format's words: how a model file stores its weights and is compressed, the client's runtimes and
+# arithmetic, and the playback a manifest records (stdo.delivery: the writer, the schema and the player read them)
+WEIGHTS = ("fp16", "int8")
+COMPRESSIONS = ("none", "zlib")
+RUNTIMES = ("torch", "onnx")
+PRECISIONS = ("auto", "fp32", "bf16")
+PLAYBACK = {"runtime": "onnx", "precision": "auto", "pad": 0, "batch": 16, "block_frames": 2}
 # What a chunk of a package ships (select, the manifest's routing.ships), the cheaper first: a tie goes to it
 SHIPS = ("bicubic", "general", "trained")
 

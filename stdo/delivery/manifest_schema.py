@@ -50,7 +50,7 @@ import re
 from pathlib import Path
 
 from ..errors import InputError
-from ..vocabulary import SHIPS
+from ..vocabulary import COMPRESSIONS, PLAYBACK, PRECISIONS, RUNTIMES, SHIPS, WEIGHTS
 
 MAX_SCALE = 8
 MAX_FRAMES = 10_000_000
@@ -72,11 +72,7 @@ MAX_NAME = 255  # characters of a file name
 
 # The words of other modules, repeated here so that this module imports nothing of theirs (the test checks
 # they agree): stdo.delivery.onnx_model, stdo.delivery.player, stdo.select
-WEIGHTS = ("fp16", "int8")
-COMPRESSIONS = ("none", "zlib")
-RUNTIMES = ("torch", "onnx")
-PRECISIONS = ("auto", "fp32", "bf16")
-PLAYBACK_KEYS = ("batch", "block_frames", "pad", "precision", "runtime")
+PLAYBACK_KEYS = tuple(sorted(PLAYBACK))
 ROUTING = ("none", "frames", "map")
 RATE_CONTROLS = ("crf", "bitrate", "lossless")
 MAP_COMPRESSIONS = ("zlib",)

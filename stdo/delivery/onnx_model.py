@@ -45,10 +45,9 @@ from onnx import TensorProto, helper, numpy_helper
 from .. import resample
 from ..errors import InputError
 from ..io import save_bytes
+from ..vocabulary import COMPRESSIONS, WEIGHTS  # noqa: F401 (the module's own words, read as onnx_model.WEIGHTS)
 
 OPSET = 17
-WEIGHTS = ("fp16", "int8")
-COMPRESSIONS = ("none", "zlib")
 MAX_MODEL_BYTES = 1 << 30  # a model file decompressed: EDSR's paper size (43 M weights) is 86 MB in fp16
 _LR_DIMS = ("n", 3, "h", "w")
 _SR_DIMS = ("n", 3, "sr_h", "sr_w")

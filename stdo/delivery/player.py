@@ -19,11 +19,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import InputError
 from ..patches import Grid, cut, stitch
+from ..vocabulary import PLAYBACK, PRECISIONS, RUNTIMES  # noqa: F401 (read as player.PLAYBACK)
 from . import onnx_model, stream
 from .manifest import MANIFEST, Package
-
-RUNTIMES = ("torch", "onnx")
-PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def grid_of(manifest: dict) -> Grid:
@@ -215,7 +213,6 @@ def load_models(package: Package, runtime: str, device: str, precision: str, thr
     return [OnnxModel(package, entry, device, threads, base) for entry in package.manifest["models"]]
 
 
-PLAYBACK = {"runtime": "onnx", "precision": "auto", "pad": 0, "batch": 16, "block_frames": 2}
 
 
 def playback(manifest: dict, device: str = "cpu", **overrides) -> dict:
