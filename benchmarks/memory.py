@@ -45,8 +45,9 @@ class PeakAnonMemory:
     """Context manager: the highest RssAnon of `pid` (default: this process) seen while inside,
     sampled every `interval` s; `tree` sums it over the process and its descendants."""
 
-    def __init__(self, pid: int | None = None, tree: bool = False, interval: float = 0.02):
-        self.pid, self.tree, self.interval = pid or os.getpid(), tree, interval
+    def __init__(self, pid: int | None = None, tree: bool = False, interval: float = 0.02, children_only: bool = False):
+        self.pid, self.tree, self.interval = pid or os.getpid(), tree or children_only, interval
+        self.children_only = children_only
         self.peak_kb = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -57,6 +58,7 @@ class PeakAnonMemory:
 
     def sample(self) -> int:
         pids = descendants(self.pid) if self.tree else [self.pid]
+        pids = pids[1:] if self.children_only else pids
         kb = sum(rss_anon_kb(p) for p in pids)
         self.peak_kb = max(self.peak_kb, kb)
         return kb
@@ -76,12 +78,13 @@ class PeakAnonMemory:
         self.sample()
 
 
-def run_measured(cmd: list[str], **popen) -> tuple[int, float, float]:
-    """Run `cmd` to the end: (return code, wall seconds, peak RssAnon in MB of it and its children).
+def run_measured(cmd: list[str], children_only: bool = False, **popen) -> tuple[int, float, float]:
+    """Run `cmd` to the end: (return code, wall seconds, peak RssAnon in MB of it and its children, or of its
+    children only: the jobs a Snakemake process starts, without Snakemake itself).
 
     A command over before the first sample reads 0 MB (not measured)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, **popen)
-    with PeakAnonMemory(proc.pid, tree=True) as mem:
+    with PeakAnonMemory(proc.pid, tree=True, children_only=children_only) as mem:
         returncode = proc.wait()
     return returncode, time.perf_counter() - start, mem.peak_mb
