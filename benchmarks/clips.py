@@ -14,9 +14,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 
-from stdo import config as stdo_config
 from stdo.delivery.stream import encode
 from stdo.resample import downscale
 from stdo.sources import bundled_clip
@@ -64,15 +62,6 @@ def encode_hd_clip(path, seconds: float, threads: int = 2, preset: str | None = 
     """A 1080p source video of `seconds` at FPS: libx264 crf 18 (visually lossless)."""
     encode(hd_frames(round(seconds * FPS)), path, fps=FPS, encoder="libx264", preset=preset, crf=18, threads=threads)
     return Path(path)
-
-
-def pipeline_general(scale: int = 4) -> Path | None:
-    """The general model the default config's run uses at `scale` (workflow/rules/general.smk names it by
-    its recipe), if that run has made it."""
-    config = stdo_config.load(yaml.safe_load(Path("config/config.yaml").read_text()),
-                              "workflow/schemas/config.schema.yaml")
-    path = Path(config["resources_dir"]) / "general" / f"x{scale}-{stdo_config.general_hash(config, scale)}.pt"
-    return path.resolve() if path.exists() else None
 
 
 if __name__ == "__main__":
