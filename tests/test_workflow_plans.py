@@ -3,6 +3,7 @@ start-up checks and dry-run plans, deployment as a module, a sweep, bad sources.
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 
 import pandas as pd
@@ -163,3 +164,23 @@ def test_the_papers_protocol_runs_end_to_end_with_their_backbones_at_a_tiny_size
                              "--lossless", "--threads", "1"], capture_output=True, text=True, timeout=300)
     assert played.returncode == 0, played.stderr
     assert f"frames sha256 {table.loc['stdo', 'sr_sha256']}" in played.stdout
+
+
+def test_every_command_the_workflow_plans_parses_with_its_stage_s_own_parser(frames_dir, tmp_path):
+    """The rules spell their `stdo <stage>` lines; each stage's parser is read off its function's signature
+    (stdo.cli), so a rule that passes an argument the function does not take, or leaves out one it needs,
+    fails here rather than in the job. (The shell lines are checked, not generated: a generated line would
+    change every rule's code, and Snakemake's code trigger would re-run every finished results folder.)"""
+    from stdo.cli import parser
+
+    root = workdir(tmp_path, frames_dir)
+    edit(root, lambda c: c["methods"].update(nas={"split": "temporal", "k": 2, "arch": "espcn", "steps": 8}))
+    plan = snakemake(root, "-n", "-p", "--config", "select=true", "package={base: resident, ship: delta}")
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    lines = [line.removeprefix("Shell command: ").strip() for line in plan.stdout.splitlines()]
+    commands = [shlex.split(line) for line in lines if line.startswith("stdo ")]
+    for argv in commands:
+        parser(argv[1]).parse_args(argv[1:])  # argparse exits naming the argument it does not know or misses
+    assert {argv[1] for argv in commands} >= {"ingest", "encode-lr", "encode-hr", "general", "label", "cluster",
+                                               "train", "train-joint", "select", "base", "package", "evaluate",
+                                               "report", "side-by-side", "hull"}
