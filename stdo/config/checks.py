@@ -4,7 +4,7 @@ from __future__ import annotations
 from .. import archs
 from ..errors import InputError
 from ..vocabulary import ENCODERS, sparse_update_problem
-from .params import codec, general, lr_rates, method, resident_base, warm_start
+from .params import codec, general, ladder_names, lr_rates, method, resident_base, warm_start
 
 
 def check(config: dict) -> None:
@@ -97,6 +97,17 @@ def _check_arch_kwargs(where: str, spec: dict) -> None:
         raise InputError(f"{where}.arch_kwargs: {spec['arch']} takes no argument {', '.join(map(repr, unknown))}")
 
 
+def _ladder_problem(values: list, names: list[str]) -> str | None:
+    """Why a ladder's rate points are no ladder: two that name the same folder (62.5 and 62.50001 kbit/s are both
+    62.5k), or points out of order, so that its neighbours are not its neighbours in quality."""
+    if len(set(names)) < len(names):
+        return f"{values} repeats a rate point (as folders: {', '.join(names)})"
+    steps = {a < b for a, b in zip(values, values[1:])}
+    if len(steps) > 1:
+        return f"{values} is not in order; list the rate points from the best quality to the worst, or the reverse"
+    return None
+
+
 def _check_codec(config: dict) -> None:
     rate = config["showcase"]["rate"]
     if rate is not None and rate not in lr_rates(config):
@@ -111,6 +122,10 @@ def _check_codec(config: dict) -> None:
         problems = [ENCODERS[block["encoder"]].crf_problem(v) for v in block.get(crf_key, [])]
         if any(problems):
             raise InputError(f"{where}.{crf_key}: {next(filter(None, problems))}")
+        key = crf_key if crf_key in block else bitrate_key
+        problem = _ladder_problem(block[key], ladder_names(block, crf_key, bitrate_key))
+        if problem:
+            raise InputError(f"{where}.{key}: {problem}")
     problem = ENCODERS[block["encoder"]].preset_problem(block["preset"])
     if problem:
         raise InputError(f"{where}.preset: {problem}")

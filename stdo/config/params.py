@@ -137,7 +137,8 @@ def codec(config: dict) -> dict | None:
     return None if config["codec"] == "none" else config["codec"]
 
 
-def _ladder(block: dict, crf_key: str, bitrate_key: str) -> list[str]:
+def ladder_names(block: dict, crf_key: str, bitrate_key: str) -> list[str]:
+    """The rate points' names (their folders) of one stream's ladder."""
     if crf_key in block:
         return [rate_name(crf=v) for v in block[crf_key]]
     return [rate_name(kbps=v) for v in block.get(bitrate_key, [])]
@@ -146,13 +147,13 @@ def _ladder(block: dict, crf_key: str, bitrate_key: str) -> list[str]:
 def lr_rates(config: dict) -> list[str]:
     """The LR stream's rate points: lossless first, then the codec's ladder."""
     block = codec(config)
-    return [LOSSLESS] + (_ladder(block, "crf", "bitrate") if block else [])
+    return [LOSSLESS] + (ladder_names(block, "crf", "bitrate") if block else [])
 
 
 def hr_rates(config: dict) -> list[str]:
     """The rate points of the HR codec baseline (none without a codec)."""
     block = codec(config)
-    return _ladder(block, "hr_crf", "hr_bitrate") if block else []
+    return ladder_names(block, "hr_crf", "hr_bitrate") if block else []
 
 
 def train_rate(config: dict, rate: str) -> str:
