@@ -22,13 +22,17 @@ from .vocabulary import rate_settings
 log = logging.getLogger(__name__)
 
 
-def _encode(frames: np.ndarray, path, rate: str, *, fps: float, encoder: str, preset, threads: int) -> dict:
+def _encode(frames: np.ndarray, path, rate: str, *, fps: float, encoder: str, preset, threads: int,
+            segment_seconds: float | None = None) -> dict:
+    """`segment_seconds`: a keyframe forced at every segment start (the nearest frame), so that the stream can be
+    cut into DASH segments of that length; FFV1 (lossless) is all keyframes anyway."""
     settings = rate_settings(rate)  # the encoders write `path` atomically themselves
     if settings.get("lossless"):
         description = stream.encode_lossless(iter(frames), path, fps=fps, threads=threads)
     else:
+        every = max(1, round(fps * segment_seconds)) if segment_seconds else None
         description = stream.encode(iter(frames), path, fps=fps, encoder=encoder, preset=preset, threads=threads,
-                                    **settings)
+                                    keyframe_every=every, **settings)
     return {**description, "rate": rate, "kbps": kbps(description["bytes"], len(frames), fps)}
 
 
@@ -41,14 +45,15 @@ def video_fps(meta_path, fps: float | None = None) -> float:
 
 
 def encode_lr(lr_path, meta_path, out_stream, out_json, *, rate: str, encoder: str = "libx264", preset=None,
-              fps: float | None = None, out_frames=None, threads: int = 1) -> dict:
+              fps: float | None = None, out_frames=None, threads: int = 1,
+              segment_seconds: float | None = None) -> dict:
     """Encode the LR frames at `rate`; write the decoded frames to `out_frames` (not for lossless,
     whose decoded frames are checked to be the input itself)."""
     lr = load_frames(lr_path)
     if lr.shape[1] % 2 or lr.shape[2] % 2:
         raise InputError(f"{lr_path}: {lr.shape[2]}x{lr.shape[1]} LR frames; the encoders need even sizes")
     description = _encode(lr, out_stream, rate, fps=video_fps(meta_path, fps), encoder=encoder, preset=preset,
-                          threads=threads)
+                          threads=threads, segment_seconds=segment_seconds)
     if rate_settings(rate).get("lossless"):
         _check_lossless(out_stream, lr)
     elif out_frames is not None:
@@ -81,12 +86,14 @@ def _check_lossless(path, frames: np.ndarray) -> None:
 
 
 def encode_hr(hr_path, meta_path, out_stream, out_metrics, *, rate: str, encoder: str = "libx264", preset=None,
-              fps: float | None = None, threads: int = 1, vmaf_subsample: int = 1, info: dict | None = None) -> dict:
+              fps: float | None = None, threads: int = 1, vmaf_subsample: int = 1, info: dict | None = None,
+              segment_seconds: float | None = None) -> dict:
     """Encode the HR frames at `rate` and score the decoded video against them (`vmaf_subsample`:
     VMAF and SSIM on every n-th frame only, as the packages are scored)."""
     hr = load_frames(hr_path)
     fps = video_fps(meta_path, fps)
-    description = _encode(hr, out_stream, rate, fps=fps, encoder=encoder, preset=preset, threads=threads)
+    description = _encode(hr, out_stream, rate, fps=fps, encoder=encoder, preset=preset, threads=threads,
+                          segment_seconds=segment_seconds)
     scores = score_stream(out_stream, hr_path, fps=fps, threads=threads, vmaf_subsample=vmaf_subsample)
     result = {**(info or {}), "rate": rate, "scale": 1, "fps": fps, "encoder": encoder,
               "stream_bytes": description["bytes"], "package_bytes": description["bytes"],

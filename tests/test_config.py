@@ -95,6 +95,7 @@ def test_default_config_is_valid_and_gets_every_default(default):
     (lambda c: c["codec"].update(encoder="libx265", hr_crf=[30, 52]),
      r"codec.hr_crf: crf for libx265 must be an integer in 0..51, got 52"),
     (lambda c: c["codec"].update(crf=[18, 28, 23]), r"codec.crf: \[18, 28, 23\] is not in order"),
+    (lambda c: c["codec"].update(segment_seconds=0), r"codec.segment_seconds: 0 is less than or equal to the minimum"),
     (lambda c: c["codec"].update(hr_bitrate=[100, 62.5, 62.500001]),
      r"codec.hr_bitrate: .* repeats a rate point \(as folders: 100k, 62.5k, 62.5k\)"),
     (lambda c: c["codec"].update(hr_crf=[27, 32, 32]), r"codec.hr_crf: \[27, 32, 32\] has non-unique elements"),
@@ -336,7 +337,7 @@ def test_switching_the_encoder_alone_switches_its_preset_and_ladders(default, en
 def schema_default(dotted: str):
     node = yaml.safe_load(SCHEMA.read_text())
     for part in dotted.split("."):
-        node = node["properties"][part]
+        node = next(n for n in [node, *node.get("oneOf", [])] if "properties" in n)["properties"][part]
     return node["default"]
 
 
@@ -344,6 +345,17 @@ def test_the_finished_runs_table_holds_the_schema_defaults_of_its_keys():
     """LATER_KEYS (stdo.config.params): each key added after results existed, with the value earlier runs had,
     which is its schema default; a key off it enters the params, one at it does not."""
     assert {key: schema_default(key) for key in stdo_config.LATER_KEYS} == stdo_config.LATER_KEYS
+
+
+def test_segment_seconds_forces_keyframes_in_the_lr_and_hr_encodes_only_where_it_is_set(frames_dir, tmp_path):
+    from tiny import snakemake, workdir
+
+    root = workdir(tmp_path, frames_dir)
+    plain = snakemake(root, "-n", "-p").stdout
+    segmented = snakemake(root, "-n", "-p", "--config", "codec={encoder: libx264, segment_seconds: 2}").stdout
+    assert '"segment_seconds"' not in plain
+    encodes = [line for line in segmented.splitlines() if "stdo encode-" in line and "lossless" not in line]
+    assert encodes and all('"segment_seconds": 2' in line for line in encodes)
 
 
 def test_a_later_training_key_enters_the_train_params_only_off_its_old_value(default):

@@ -94,6 +94,19 @@ def test_bitrate_mode_lands_near_the_target(encoder, clip, tmp_path):
     assert kbps[600] > 2 * kbps[150]
 
 
+def keyframes(path) -> list[int]:
+    with av.open(str(path)) as container:
+        return [i for i, packet in enumerate(container.demux(video=0)) if packet.size and packet.is_keyframe]
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_a_keyframe_is_forced_every_n_frames_where_asked(encoder, clip, tmp_path):
+    """Every 8th frame starts a closed GOP (what a DASH segment must start with); the encoder may add more."""
+    info = encode(clip, tmp_path / "k.mp4", fps=25, encoder=encoder, crf=CRF[encoder], keyframe_every=8)
+    assert {0, 8, 16} <= set(keyframes(tmp_path / "k.mp4")) and info["keyframe_every"] == 8
+    assert psnr(decoded(tmp_path / "k.mp4"), clip) > MIN_PSNR
+
+
 @pytest.mark.parametrize("encoder", ENCODERS)
 def test_threads_reach_the_encoder(encoder, bunny, tmp_path):
     info = encode(bunny[:2], tmp_path / "t.mp4", fps=25, encoder=encoder, crf=CRF[encoder], threads=2)
@@ -182,6 +195,8 @@ def test_bad_encoder_and_rate_arguments(bunny, tmp_path):
                        str(out), "crf", "1..63")
     assert_input_error(lambda: encode(bunny, out, fps=25, encoder="libx264", bitrate_kbps=-5),
                        tmp_path, str(out), "bitrate_kbps")
+    assert_input_error(lambda: encode(bunny, out, fps=25, encoder="libx264", crf=23, keyframe_every=0),
+                       tmp_path, str(out), "keyframe_every")
     assert_input_error(lambda: encode_lossless(bunny, tmp_path / "x.mkv", fps=25, threads=0),
                        tmp_path, "x.mkv", "threads")
 

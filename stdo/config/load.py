@@ -73,7 +73,7 @@ def _read_command_line_numbers(config: dict, errors) -> bool:
     """Snakemake hands `--config scales=[2,4]` over as strings ('2', '4'): read a string as YAML where
     the schema wants a number or a boolean and the string is one. True if anything was read."""
     changed = False
-    for error in errors:
+    for error in _with_alternatives(errors):
         wanted = error.validator_value if error.validator == "type" else None
         wanted = [wanted] if isinstance(wanted, str) else wanted or []
         if not isinstance(error.instance, str) or not error.absolute_path:
@@ -91,3 +91,10 @@ def _read_command_line_numbers(config: dict, errors) -> bool:
             container[last] = value
             changed = True
     return changed
+
+
+def _with_alternatives(errors):
+    """The errors and, under a oneOf/anyOf (e.g. `codec`: none or a block), those of each alternative."""
+    for error in errors:
+        yield error
+        yield from _with_alternatives(error.context or [])

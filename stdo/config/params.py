@@ -71,7 +71,7 @@ def model_files(config: dict, name: str) -> list[str]:
 # value differs from the one every earlier run had, so Snakemake's params trigger re-runs no finished job and a
 # changed value re-runs exactly the jobs it changes. The table: dotted key -> the value runs had before it existed.
 LATER_KEYS = {"vmaf_subsample": 1, "label_by": "general", "package.weights": "fp16", "package.compression": "none",
-              "package.ship": "weights", "train.loss": "l1"}
+              "package.ship": "weights", "train.loss": "l1", "codec.segment_seconds": None}
 
 
 def later_keys(block: str = "") -> dict:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.frame import PictureType
 from av.video.reformatter import Interpolation
 
 from stdo import vocabulary
@@ -48,7 +49,7 @@ _TO_RGB = {"format": "rgb24", "src_colorspace": "ITU601", "dst_colorspace": "ITU
 
 def encode(frames: Iterable[np.ndarray], path: str | Path, *, fps: float, encoder: str,
            preset: str | int | None = None, crf: int | None = None,
-           bitrate_kbps: float | None = None, threads: int = 1) -> dict:
+           bitrate_kbps: float | None = None, threads: int = 1, keyframe_every: int | None = None) -> dict:
     """Encode an iterable of (H, W, 3) uint8 RGB frames into an MP4 file at `path`.
 
     8-bit yuv420p, BT.601 limited range, tagged smpte170m / tv (see the module docstring).
@@ -63,6 +64,9 @@ def encode(frames: Iterable[np.ndarray], path: str | Path, *, fps: float, encode
     1001 (29.97 -> 2997/100, 30000/1001 -> 30000/1001). Frame i gets pts i in a time base of 1/fps.
     `threads` is the encoder's thread count (libx265: its pool size; libsvtav1, which has no
     thread count: its level of parallelism lp, capped at 6).
+    `keyframe_every` frames a keyframe is forced (an IDR: a closed GOP starts there), so that the stream
+    can be cut into segments there (DASH, `stdo.delivery.segments`); the encoder may add more at scene
+    cuts. None leaves keyframes to the encoder.
 
     Returns a JSON-able description: encoder, container, pix_fmt, the colour tags, preset, rate
     control, the codec options passed to FFmpeg (strings), threads, frames, bytes, width, height,
@@ -70,6 +74,9 @@ def encode(frames: Iterable[np.ndarray], path: str | Path, *, fps: float, encode
     path = Path(path)
     rate = _rate(fps, path)
     options, preset = _codec_options(path, encoder, preset, crf, bitrate_kbps, threads)
+    convert = _keyframes(keyframe_every, path)
+    if keyframe_every and encoder in ("libx264", "libx265"):
+        options["forced-idr"] = "1"  # a forced keyframe is an IDR, not an open-GOP I frame
     if encoder == "libsvtav1":
         # SVT-AV1 prints its banner straight to stderr unless told otherwise; errors still show.
         os.environ.setdefault("SVT_LOG", "1")
@@ -84,12 +91,28 @@ def encode(frames: Iterable[np.ndarray], path: str | Path, *, fps: float, encode
             cc.codec_tag = "hvc1"  # the HEVC tag Apple players and Safari require in MP4
         return stream
 
-    info = _write(frames, path, "mp4", {"movflags": "+faststart"}, open_stream,
-                  lambda frame: frame.reformat(**_TO_YUV), even=True)
+    info = _write(frames, path, "mp4", {"movflags": "+faststart"}, open_stream, convert, even=True)
     return {"encoder": encoder, "container": "mp4", "pix_fmt": "yuv420p", **COLOR_TAGS,
             "preset": preset, "rate_control": "crf" if crf is not None else "bitrate",
             "crf": crf, "bitrate_kbps": bitrate_kbps, "options": options, "threads": threads,
+            **({"keyframe_every": keyframe_every} if keyframe_every else {}),
             **info, "fps": float(rate), "rate": f"{rate.numerator}/{rate.denominator}"}
+
+
+def _keyframes(every: int | None, path: Path):
+    """The RGB -> YUV conversion of each frame, marking every `every`-th frame (from the first) a forced
+    keyframe."""
+    if every is not None and (isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1):
+        raise InputError(f"{path}: keyframe_every must be a positive integer, got {every!r}")
+    index = iter(range(1 << 62))
+
+    def convert(frame):
+        yuv = frame.reformat(**_TO_YUV)
+        if every and next(index) % every == 0:
+            yuv.pict_type = PictureType.I
+        return yuv
+
+    return convert
 
 
 def encode_lossless(frames: Iterable[np.ndarray], path: str | Path, *, fps: float,

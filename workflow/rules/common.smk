@@ -164,6 +164,7 @@ def codec_params(wc, rate, **extra):
             "preset": block.get("preset"),
             "rate": rate,
             "fps": config["videos"][wc.video]["fps"],
+            **stdo_config.off_default(block, stdo_config.later_keys("codec")),
             **extra,
         }
     )
