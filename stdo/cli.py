@@ -28,7 +28,7 @@ STAGES = {
     "base": "package:write_base", "package": "package:build", "evaluate": "evaluate:evaluate",
     "aggregate": "aggregate:aggregate", "report": "report.figures:figures", "side-by-side": "showcase:side_by_side",
     "crossover": "crossover:crossover", "hull": "hull:hull", "curves": "curves:curves",
-    "report-tables": "report.tables:tables",
+    "report-tables": "report.tables:tables", "segment": "delivery.segments:segment",
 }
 
 

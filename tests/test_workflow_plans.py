@@ -175,7 +175,8 @@ def test_every_command_the_workflow_plans_parses_with_its_stage_s_own_parser(fra
 
     root = workdir(tmp_path, frames_dir)
     edit(root, lambda c: c["methods"].update(nas={"split": "temporal", "k": 2, "arch": "espcn", "steps": 8}))
-    plan = snakemake(root, "-n", "-p", "--config", "select=true", "package={base: resident, ship: delta}")
+    plan = snakemake(root, "-n", "-p", "--config", "select=true", "package={base: resident, ship: delta}",
+                     "codec={encoder: libx264, preset: ultrafast, crf: [30, 40], hr_crf: [30, 45], segment_seconds: 2}")
     assert plan.returncode == 0, plan.stderr[-2000:]
     lines = [line.removeprefix("Shell command: ").strip() for line in plan.stdout.splitlines()]
     commands = [shlex.split(line) for line in lines if line.startswith("stdo ")]
@@ -183,4 +184,4 @@ def test_every_command_the_workflow_plans_parses_with_its_stage_s_own_parser(fra
         parser(argv[1]).parse_args(argv[1:])  # argparse exits naming the argument it does not know or misses
     assert {argv[1] for argv in commands} >= {"ingest", "encode-lr", "encode-hr", "general", "label", "cluster",
                                                "train", "train-joint", "select", "base", "package", "evaluate",
-                                               "report", "side-by-side", "hull"}
+                                               "report", "side-by-side", "hull", "segment"}

@@ -111,10 +111,10 @@ def base_label(manifest: dict) -> str:
     return f"resident x{manifest['scale']}-{base['sha256'][:10]}" if base else "none"
 
 
-def open_package(folder, verify: bool = True, base_dir=None) -> Package:
+def open_package(folder, verify: bool = True, base_dir=None, need_base: bool = True) -> Package:
     """Read a package's manifest, check it is one of this format (`stdo.delivery.manifest_schema`), then
     its files (presence, size and, if `verify`, sha256), and the resident base it needs in `base_dir` (the
-    client's bases folder)."""
+    client's bases folder; not looked for unless `need_base`: a server handles packages without it)."""
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():
@@ -123,7 +123,7 @@ def open_package(folder, verify: bool = True, base_dir=None) -> Package:
     manifest_schema.check(manifest, path)
     for name, entry in manifest["files"].items():
         _check_file(folder / name, entry, verify)
-    base = _find_base(folder, manifest["base"], base_dir, verify) if "base" in manifest else None
+    base = _find_base(folder, manifest["base"], base_dir, verify) if "base" in manifest and need_base else None
     return Package(folder, manifest, base)
 
 

@@ -14,6 +14,7 @@ Frames are streamed in and out one at a time: memory does not grow with the leng
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Iterable, Iterator
@@ -148,6 +149,16 @@ def decode(path: str | Path) -> Iterator[np.ndarray]:
     InputError here, before the first frame is asked for."""
     path = Path(path)
     return _decoded(_open_video(path), path)
+
+
+def decode_bytes(data: bytes, name: str) -> Iterator[np.ndarray]:
+    """`decode` of a video held in memory, e.g. a DASH initialisation segment and one media segment fetched
+    over the network; `name` (its address) names it in errors."""
+    try:
+        container = av.open(io.BytesIO(data))
+    except av.FFmpegError as exc:
+        raise InputError(f"{name}: not a readable video: {_one_line(exc)}") from exc
+    return _decoded(container, Path(name))
 
 
 def _decoded(container, path: Path) -> Iterator[np.ndarray]:

@@ -25,6 +25,7 @@ RATES = stdo_config.lr_rates(config)  # rate points of the LR stream, "lossless"
 HR_RATES = stdo_config.hr_rates(config)  # rate points of the HR codec baseline
 LOSSLESS = vocabulary.LOSSLESS
 LOSSY = RATES != [LOSSLESS]  # a codec in the loop: rate-distortion tables and per-title ladders
+SEGMENT_SECONDS = (stdo_config.codec(config) or {}).get("segment_seconds")  # packages also as DASH streams
 
 
 def train_rate(rate):

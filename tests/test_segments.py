@@ -1,0 +1,114 @@
+"""A package as a DASH stream (stdo.delivery.segments) on 30 real frames: segments cut at the forced keyframes,
+each decodable alone, the MPD read by the ffmpeg CLI as a normal stream, the chunk map cut by segment, and the
+models each segment needs (time chunks: their own; STDO's chunks: those its patches use)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import zlib
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+import pytest
+from conftest import WINDOW, write_png
+
+from stdo import codec, models, package
+from stdo.cluster import cluster
+from stdo.delivery import segments, stream
+from stdo.delivery.manifest import open_package
+from stdo.errors import InputError
+from stdo.ingest import ingest
+from stdo.label import label
+from stdo.sources import bundled_clip
+
+SMALL = {"features": [8, 8, 4]}
+META = {"arch": "espcn", "scale": 4, "arch_kwargs": SMALL}
+FPS, FRAMES, SECONDS = 25, 30, 0.4
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    """{split: package folder} of 30 frames of the bundled clip (a 256x160 window) at x4, LR through x264 with a
+    keyframe every 10 frames (segment_seconds 0.4 at 25 frames/s): STDO's three chunks routed by a map, two time
+    chunks (frames 0-14 and 15-29)."""
+    root = tmp_path_factory.mktemp("segments")
+    cap = cv2.VideoCapture(str(bundled_clip()))
+    for i in range(FRAMES):
+        write_png(root / "frames" / f"frame_{i + 1}.png", cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB)[WINDOW])
+    cap.release()
+    ingest(root / "frames", root, [4], {4: (4, 2)})
+    models.save_checkpoint(models.build("bicubic", 4), root / "bicubic.pt", {"arch": "bicubic", "scale": 4})
+    label(root / "lr_x4.npy", root / "hr.npy", root / "bicubic.pt", root / "patches.parquet", scale=4, grid=[4, 2],
+          eval_every=4)
+    info = codec.encode_lr(root / "lr_x4.npy", root / "meta.json", root / "crf30.mp4", root / "crf30.json",
+                           rate="crf30", encoder="libx264", preset="ultrafast", fps=FPS, segment_seconds=SECONDS)
+    assert info["keyframe_every"] == 10
+    built = {}
+    for split, k in (("stdo", 3), ("temporal", 2)):
+        cluster(root / "patches.parquet", root / f"{split}.parquet", root / f"{split}.json", split=split, k=k)
+        for c in range(k):
+            torch_model = models.build("espcn", 4, **SMALL)
+            models.save_checkpoint(torch_model, root / f"{split}{c}.pt", META)
+        built[split] = root / split / "package"
+        package.build(root / "crf30.mp4", root / "crf30.json", root / "patches.parquet", built[split], scale=4,
+                      model_paths=[root / f"{split}{c}.pt" for c in range(k)], chunks_path=root / f"{split}.parquet",
+                      meta_path=root / "meta.json", info={"method": split, "rate": "crf30"})
+    return built
+
+
+def test_segments_start_at_the_forced_keyframes_and_each_plays_alone(packages, tmp_path):
+    index = segments.segment(packages["stdo"], tmp_path / "stream", seconds=SECONDS)
+    whole = np.stack(list(stream.decode(packages["stdo"] / "lr.mp4")))
+    assert [(s["first_frame"], s["frames"]) for s in index["segments"]] == [(0, 10), (10, 10), (20, 10)]
+    init = (tmp_path / "stream" / index["init"]["file"]).read_bytes()
+    for s in index["segments"]:
+        media = (tmp_path / "stream" / s["media"]).read_bytes()
+        alone = np.stack(list(stream.decode_bytes(init + media, s["media"])))
+        assert np.array_equal(alone, whole[s["first_frame"]:s["first_frame"] + s["frames"]])
+
+
+def test_the_mpd_is_a_normal_stream_to_the_ffmpeg_cli(packages, tmp_path):
+    segments.segment(packages["stdo"], tmp_path / "stream", seconds=SECONDS)
+    lr = open_package(packages["stdo"]).manifest["lr_size"]
+    raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(tmp_path / "stream" / "stream.mpd"),
+                          "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, lr[1], lr[0], 3)
+    assert np.array_equal(frames, np.stack(list(stream.decode(packages["stdo"] / "lr.mp4"))))  # every frame, once
+
+
+def test_the_chunk_map_is_cut_by_segment_and_each_segment_names_the_models_it_needs(packages, tmp_path):
+    index = segments.segment(packages["stdo"], tmp_path / "stdo", seconds=SECONDS)
+    whole = open_package(packages["stdo"]).chunk_map()
+    parts = [np.frombuffer(zlib.decompress((tmp_path / "stdo" / s["map"]["file"]).read_bytes()), np.uint8)
+             for s in index["segments"]]
+    assert np.array_equal(np.concatenate(parts), whole)
+    assert [s["models"] for s in index["segments"]] == [sorted(set(p.tolist())) for p in parts]
+    # time chunks: each segment needs only the chunks its frames fall in
+    index = segments.segment(packages["temporal"], tmp_path / "temporal", seconds=SECONDS)
+    starts = open_package(packages["temporal"]).manifest["routing"]["frame_starts"]
+    assert starts == [0, 15] and [s["models"] for s in index["segments"]] == [[0], [0, 1], [1]]
+    assert all("map" not in s for s in index["segments"])
+
+
+def test_the_streaming_folder_is_still_the_whole_package(packages, tmp_path):
+    index = segments.segment(packages["temporal"], tmp_path / "stream", seconds=SECONDS)
+    assert open_package(tmp_path / "stream").manifest == open_package(packages["temporal"]).manifest
+    on_disk = json.loads((tmp_path / "stream" / segments.SEGMENTS).read_text())
+    assert on_disk == index and index["format"] == "stdo-segments"
+
+
+def test_a_lossless_package_or_a_bad_length_is_refused_and_nothing_is_written(packages, tmp_path):
+    lossless, root = tmp_path / "lossless", packages["stdo"].parent.parent
+    codec.encode_lr(root / "lr_x4.npy", root / "meta.json", tmp_path / "lr.mkv", tmp_path / "lr.json",
+                    rate="lossless", fps=FPS)
+    package.build(tmp_path / "lr.mkv", tmp_path / "lr.json", root / "patches.parquet", lossless, scale=4,
+                  meta_path=root / "meta.json", info={"method": "bicubic", "rate": "lossless"})
+    with pytest.raises(InputError, match="lossless FFV1, which DASH does not carry"):
+        segments.segment(lossless, tmp_path / "out", seconds=2)
+    with pytest.raises(InputError, match="seconds: 0"):
+        segments.segment(packages["stdo"], tmp_path / "out", seconds=0)
+    with pytest.raises(InputError, match="not a package"):
+        segments.segment(tmp_path, tmp_path / "out", seconds=2)
+    assert not (tmp_path / "out").exists()
