@@ -11,9 +11,9 @@ import pytest
 from stdo.cli import STAGES
 
 # The client's play path: a package, ONNX Runtime and PyAV, nothing of the server's.
-CLIENT = ["stdo.delivery.play"]
+CLIENT = ["stdo.delivery.play", "stdo.delivery.streaming"]
 NOT_ON_THE_CLIENT = ("torch", "pandas", "snakemake", "matplotlib", "sklearn", "stdo.models", "stdo.train",
-                     "stdo.config", "stdo.evaluate", "stdo.package")
+                     "stdo.config", "stdo.evaluate", "stdo.package", "stdo.delivery.segments")
 # What every Snakemake process (and each Slurm job) imports to parse the workflow: no torch, no av.
 PARSE_TIME = ["stdo.config", "stdo.vocabulary", "stdo.archs", "stdo.sources"]
 NOT_AT_PARSE_TIME = ("torch", "av", "onnx", "onnxruntime", "matplotlib", "stdo.models", "stdo.delivery")

@@ -3,9 +3,15 @@ each decodable alone, the MPD read by the ffmpeg CLI as a normal stream, the chu
 models each segment needs (time chunks: their own; STDO's chunks: those its patches use)."""
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import socket
 import subprocess
+import sys
+import time
 import zlib
+from pathlib import Path
 
 import cv2
 import imageio_ffmpeg
@@ -15,8 +21,9 @@ from conftest import WINDOW, write_png
 
 from stdo import codec, models, package
 from stdo.cluster import cluster
-from stdo.delivery import segments, stream
+from stdo.delivery import segments, stream, streaming
 from stdo.delivery.manifest import open_package
+from stdo.delivery.player import upscale
 from stdo.errors import InputError
 from stdo.ingest import ingest
 from stdo.label import label
@@ -95,7 +102,7 @@ def test_the_chunk_map_is_cut_by_segment_and_each_segment_names_the_models_it_ne
 def test_the_streaming_folder_is_still_the_whole_package(packages, tmp_path):
     index = segments.segment(packages["temporal"], tmp_path / "stream", seconds=SECONDS)
     assert open_package(tmp_path / "stream").manifest == open_package(packages["temporal"]).manifest
-    on_disk = json.loads((tmp_path / "stream" / segments.SEGMENTS).read_text())
+    on_disk = json.loads((tmp_path / "stream" / "segments.json").read_text())
     assert on_disk == index and index["format"] == "stdo-segments"
 
 
@@ -112,3 +119,81 @@ def test_a_lossless_package_or_a_bad_length_is_refused_and_nothing_is_written(pa
     with pytest.raises(InputError, match="not a package"):
         segments.segment(tmp_path, tmp_path / "out", seconds=2)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def streams(packages, tmp_path_factory):
+    """{split: streaming folder} of both packages."""
+    root = tmp_path_factory.mktemp("streams")
+    for split, folder in packages.items():
+        segments.segment(folder, root / split, seconds=SECONDS)
+    return {split: root / split for split in packages}
+
+
+@pytest.fixture(scope="module")
+def server(streams):
+    """A real HTTP server (Python's http.server) on the loopback address, serving the streaming folders."""
+    root = next(iter(streams.values())).parent
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory",
+                             str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                break
+        except OSError:
+            time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait()
+
+
+def whole(folder) -> np.ndarray:
+    return np.stack(list(upscale(open_package(folder))))
+
+
+@pytest.mark.parametrize("split", ["stdo", "temporal"])
+@pytest.mark.parametrize("start, duration, frames", [(0.4, 0.4, (10, 20)), (0.2, 0.6, (5, 20)), (1.0, None, (25, 30))])
+def test_a_span_plays_the_frames_the_whole_package_plays_there(streams, packages, split, start, duration, frames):
+    m, span, sr = streaming.play_span(str(streams[split]), start=start, duration=duration)
+    assert (span.first, span.end) == frames
+    assert np.array_equal(np.stack(list(sr)), whole(packages[split])[frames[0]:frames[1]])
+
+
+def test_over_http_the_client_fetches_only_what_the_span_needs(streams, packages, server):
+    _, span, sr = streaming.play_span(f"{server}/temporal", start=0.0, duration=0.4)
+    assert np.array_equal(np.stack(list(sr)), whole(packages["temporal"])[:10])
+    index = json.loads((streams["temporal"] / "segments.json").read_text())
+    manifest = json.loads((streams["temporal"] / "manifest.json").read_text())
+    model0 = manifest["files"][manifest["models"][0]["file"]]["bytes"]
+    needed = sum((streams["temporal"] / name).stat().st_size for name in ("manifest.json", "segments.json")) \
+        + index["init"]["bytes"] + index["segments"][0]["bytes"] + model0
+    assert span.bytes == span.bytes_before_first_frame == needed  # not the second time chunk's model, nor the LR mp4
+
+
+def test_the_client_plays_a_url_from_the_command_line_to_the_same_frames(streams, packages, server, tmp_path):
+    out = tmp_path / "span.mkv"
+    played = subprocess.run([str(Path(sys.executable).with_name("stdo")), "play", f"{server}/stdo", "--start", "0.4",
+                             "--duration", "0.4", "-o", str(out), "--lossless", "--threads", "1"],
+                            capture_output=True, text=True, timeout=300)
+    assert played.returncode == 0, played.stderr
+    expected = hashlib.sha256(whole(packages["stdo"])[10:20].tobytes()).hexdigest()
+    assert f"frames sha256 {expected}" in played.stdout and "streamed from frame 10: 1 segments" in played.stdout
+    assert np.array_equal(np.stack(list(stream.decode(out))), whole(packages["stdo"])[10:20])
+
+
+def test_a_missing_or_changed_file_on_the_server_ends_in_one_line_naming_the_url(streams, server, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(streams["stdo"], broken)
+    (broken / "seg-00002.m4s").write_bytes((broken / "seg-00002.m4s").read_bytes()[:-10])
+    _, _, sr = streaming.play_span(str(broken), start=0.4, duration=0.4)
+    with pytest.raises(InputError, match=r"seg-00002.m4s: .* bytes, the manifest says .* \(after 3 tries\)"):
+        list(sr)
+    out = tmp_path / "never.mkv"
+    played = subprocess.run([str(Path(sys.executable).with_name("stdo")), "play", f"{server}/nothing-here",
+                             "-o", str(out), "--lossless"], capture_output=True, text=True, timeout=300)
+    assert played.returncode == 1 and not out.exists()
+    assert played.stderr.strip().splitlines()[-1] == (
+        f"stdo play: error: {server}/nothing-here/manifest.json: HTTP 404 File not found (after 3 tries)")

@@ -43,6 +43,8 @@ RESIDENT_VERSION = 2  # needs a resident base; a version 1 client must refuse it
 VERSIONS = (VERSION, RESIDENT_VERSION)
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 64 << 20  # 65,536 models' entries and chunks are some 20 MB of JSON
+# A package as a DASH stream (stdo.delivery.segments writes it, stdo.delivery.streaming plays it): its segment index
+SEGMENTS, SEGMENTS_FORMAT, SEGMENTS_VERSION = "segments.json", "stdo-segments", 1
 
 
 def file_entry(path) -> dict:
@@ -119,15 +121,15 @@ def open_package(folder, verify: bool = True, base_dir=None, need_base: bool = T
     path = folder / MANIFEST
     if not path.is_file():
         raise InputError(f"{folder}: not a package (no {MANIFEST})")
-    manifest = _parsed(path)
+    manifest = parse_manifest(path)
     manifest_schema.check(manifest, path)
     for name, entry in manifest["files"].items():
         _check_file(folder / name, entry, verify)
-    base = _find_base(folder, manifest["base"], base_dir, verify) if "base" in manifest and need_base else None
+    base = find_base(folder, manifest["base"], base_dir, verify) if "base" in manifest and need_base else None
     return Package(folder, manifest, base)
 
 
-def _parsed(path: Path) -> dict:
+def parse_manifest(path: Path) -> dict:
     """The manifest's JSON, with its format and version checked."""
     if path.stat().st_size > MAX_MANIFEST_BYTES:
         raise InputError(f"{path}: {path.stat().st_size} bytes, more than a manifest holds ({MAX_MANIFEST_BYTES})")
@@ -151,7 +153,7 @@ def _parsed(path: Path) -> dict:
     return manifest
 
 
-def _find_base(folder: Path, base: dict, base_dir, verify: bool) -> Path:
+def find_base(folder: Path, base: dict, base_dir, verify: bool) -> Path:
     name = f"resident base {base['sha256']} ({base['arch']} x{base['scale']})"
     if base_dir is None:
         raise InputError(f"{folder}: needs the {name}; give the folder of bases (--base-dir)")

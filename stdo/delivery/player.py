@@ -201,16 +201,24 @@ def _check_onnx(path, entry: dict, proto, weights: dict) -> None:
                          f"({_description(entry)}) {'does not' if takes_chunk else 'does'}")
 
 
-def load_models(package: Package, runtime: str, device: str, precision: str, threads: int) -> list:
+def load_models(package: Package, runtime: str, device: str, precision: str, threads: int,
+                needed: set[int] | None = None) -> list:
+    """A runner per model entry of the package (None for an entry outside `needed`, when given: a streaming
+    client holds only the models of the segments it plays)."""
     if runtime not in RUNTIMES:
         raise InputError(f"runtime '{runtime}': choose one of {', '.join(RUNTIMES)}")
     if precision not in PRECISIONS or (runtime == "onnx" and precision != "fp32"):
         raise InputError(f"precision '{precision}': the {runtime} runtime runs "
                          f"{'fp32 or bf16' if runtime == 'torch' else 'fp32 only'}")
     base = resident_base(package)
-    if runtime == "torch":
-        return [TorchModel(package, entry, device, precision, threads, base) for entry in package.manifest["models"]]
-    return [OnnxModel(package, entry, device, threads, base) for entry in package.manifest["models"]]
+
+    def runner(entry):
+        if runtime == "torch":
+            return TorchModel(package, entry, device, precision, threads, base)
+        return OnnxModel(package, entry, device, threads, base)
+
+    return [runner(entry) if needed is None or i in needed else None
+            for i, entry in enumerate(package.manifest["models"])]
 
 
 
@@ -245,15 +253,29 @@ def upscale(package: Package, *, runtime: str | None = None, device: str = "cpu"
     activations in cache: 16 patches of 32x36 LR px ran 1.5x faster than 64 on our CPU)."""
     m = package.manifest
     play = playback(m, device, runtime=runtime, precision=precision, pad=pad, batch=batch, block_frames=block_frames)
-    grid, scale, router, pad = grid_of(m), m["scale"], Router(package), int(play["pad"])
     runners = load_models(package, play["runtime"], device, play["precision"], threads)
-    chunk_model = m["routing"]["chunk_model"]
+    frames = stream.decode(package.stream)
     done = 0
-    for block in _blocks(stream.decode(package.stream), play["block_frames"], m["lr_size"], package.stream):
+    for frame in super_resolve(m, frames, 0, Router(package).chunks, runners, play, package.stream):
+        done += 1
+        yield frame
+    if done != m["frames"]:
+        raise InputError(f"{package.stream}: decoded {done} frames, the manifest says {m['frames']}")
+
+
+def super_resolve(m: dict, frames, first_frame: int, chunks_of, runners: list, play: dict,
+                  source) -> Iterator[np.ndarray]:
+    """The SR frames of decoded LR `frames` that start at frame `first_frame` of the video: blocks of
+    `play['block_frames']` frames, each patch through its chunk's model (`chunks_of(first, count)`: the chunk of
+    every patch of those frames), in batches of at most `play['batch']` patches of one chunk. Blocks are counted
+    from the video's first frame, so a span played alone is batched as the whole video is, frame for frame."""
+    grid, scale, pad, chunk_model = grid_of(m), m["scale"], int(play["pad"]), m["routing"]["chunk_model"]
+    done = first_frame
+    for block in _blocks(frames, play["block_frames"], m["lr_size"], source, first_frame):
         patches = cut_with_context(block, grid, pad)
-        chunk = router.chunks(done, len(block))
+        chunk = chunks_of(done, len(block))
         if len(chunk) != len(patches):
-            raise InputError(f"{package.stream}: more frames than the manifest's {m['frames']}")
+            raise InputError(f"{source}: more frames than the manifest's {m['frames']}")
         sr = np.empty((len(patches), grid.patch_h * scale, grid.patch_w * scale, 3), np.uint8)
         for c, part in batches(chunk, play["batch"]):
             model, cafm_chunk = chunk_model[c]
@@ -262,8 +284,6 @@ def upscale(package: Package, *, runtime: str | None = None, device: str = "cpu"
                            pad * scale: pad * scale + grid.patch_w * scale]
         done += len(block)
         yield from stitch(sr, grid)
-    if done != m["frames"]:
-        raise InputError(f"{package.stream}: decoded {done} frames, the manifest says {m['frames']}")
 
 
 def batches(chunk: np.ndarray, size: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -274,14 +294,16 @@ def batches(chunk: np.ndarray, size: int) -> Iterator[tuple[int, np.ndarray]]:
         yield from ((int(c), part) for part in np.array_split(where, -(-len(where) // size)))
 
 
-def _blocks(frames, size: int, lr_size, source) -> Iterator[np.ndarray]:
-    block = []
+def _blocks(frames, size: int, lr_size, source, first_frame: int = 0) -> Iterator[np.ndarray]:
+    """Blocks of frames that end where the video's blocks of `size` frames (from its first frame) end."""
+    block, index = [], first_frame
     for frame in frames:
         if [frame.shape[1], frame.shape[0]] != list(lr_size):
             raise InputError(f"{source}: frame of {frame.shape[1]}x{frame.shape[0]}, the manifest says "
                              f"{lr_size[0]}x{lr_size[1]}")
         block.append(frame)
-        if len(block) == size:
+        index += 1
+        if index % size == 0:
             yield np.stack(block)
             block = []
     if block:

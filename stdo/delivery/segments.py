@@ -25,12 +25,10 @@ import numpy as np
 
 from ..errors import InputError
 from ..io import atomic_dir
-from .manifest import MANIFEST, encode_map, file_entry, open_package
+from .manifest import MANIFEST, SEGMENTS, SEGMENTS_FORMAT, SEGMENTS_VERSION, encode_map, file_entry, open_package
 from .player import Router
 
-SEGMENTS = "segments.json"
 MPD, INIT = "stream.mpd", "init.m4s"
-FORMAT, VERSION = "stdo-segments", 1
 
 
 def segment(package_dir, out_dir, *, seconds: float = 2.0) -> dict:
@@ -94,6 +92,6 @@ def _index(package, folder: Path, seconds: float) -> dict:
         first += count
     if first != m["frames"]:
         raise InputError(f"{package.stream}: its DASH segments hold {first} frames, the manifest says {m['frames']}")
-    return {"format": FORMAT, "version": VERSION, "manifest": MANIFEST, "mpd": MPD,
+    return {"format": SEGMENTS_FORMAT, "version": SEGMENTS_VERSION, "manifest": MANIFEST, "mpd": MPD,
             "init": {"file": INIT, **file_entry(folder / INIT)}, "segment_seconds": seconds,
             "segments": segments}
