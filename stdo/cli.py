@@ -77,6 +77,10 @@ def main(argv=None) -> int:
         from .delivery.play import main as play
 
         return play(argv[1:])
+    if argv[:1] == ["serve"]:  # packages as static files over HTTP (nginx)
+        from .delivery.serve import main as serve
+
+        return serve(argv[1:])
     stage = argv[0] if argv and argv[0] in STAGES else None
     args = vars(parser(stage).parse_args(argv))
     stage, log_file = args.pop("stage"), args.pop("log")

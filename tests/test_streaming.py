@@ -1,6 +1,7 @@
-"""A package as a DASH stream (stdo.delivery.segments) on 30 real frames: segments cut at the forced keyframes,
-each decodable alone, the MPD read by the ffmpeg CLI as a normal stream, the chunk map cut by segment, and the
-models each segment needs (time chunks: their own; STDO's chunks: those its patches use)."""
+"""Streaming on 30 real frames: a package as a DASH stream (stdo.delivery.segments: segments cut at the forced
+keyframes, each decodable alone, the MPD read by the ffmpeg CLI as a normal stream, the chunk map cut by segment,
+the models each segment needs) and the client that plays a span of it (stdo.delivery.streaming) from a folder,
+Python's http.server and nginx, including servers that fail."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -24,6 +26,7 @@ from stdo.cluster import cluster
 from stdo.delivery import segments, stream, streaming
 from stdo.delivery.manifest import open_package
 from stdo.delivery.player import upscale
+from stdo.delivery.serve import nginx_config
 from stdo.errors import InputError
 from stdo.ingest import ingest
 from stdo.label import label
@@ -197,3 +200,102 @@ def test_a_missing_or_changed_file_on_the_server_ends_in_one_line_naming_the_url
     assert played.returncode == 1 and not out.exists()
     assert played.stderr.strip().splitlines()[-1] == (
         f"stdo play: error: {server}/nothing-here/manifest.json: HTTP 404 File not found (after 3 tries)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(port: int) -> None:
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+@pytest.fixture(scope="module")
+def nginx(streams, tmp_path_factory):
+    """nginx (Debian's) serving the streaming folders, with a /error/ location that answers 500."""
+    exe = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(exe).exists():
+        pytest.skip("nginx is not installed (CI installs nginx-light; Debian: apt-get install nginx-light)")
+    work, port = tmp_path_factory.mktemp("nginx"), free_port()
+    root = next(iter(streams.values())).parent
+    (work / "nginx.conf").write_text(nginx_config(root, port, work, slow_kbps=200,
+                                                  extra="location /error/ { return 500; }"))
+    proc = subprocess.Popen([exe, "-c", str(work / "nginx.conf"), "-p", str(work)], stderr=subprocess.PIPE)
+    wait_for(port)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait()
+
+
+def stdo_play(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).with_name("stdo")), "play", *map(str, args), "--lossless",
+                           "--threads", "1"], capture_output=True, text=True, timeout=600)
+
+
+def test_nginx_serves_the_stream_whole_and_slowly_to_the_same_frames(packages, nginx):
+    for url in (f"{nginx}/temporal", f"{nginx}/slow/temporal"):
+        _, span, sr = streaming.play_span(url, start=0.8, duration=0.4)
+        assert np.array_equal(np.stack(list(sr)), whole(packages["temporal"])[20:30])
+
+
+def test_eight_clients_at_once_each_get_their_own_frames(packages, nginx, tmp_path):
+    spans = [(split, start) for split in ("stdo", "temporal") for start in (0.0, 0.2, 0.4, 0.8)]
+    procs = [subprocess.Popen([str(Path(sys.executable).with_name("stdo")), "play", f"{nginx}/{split}", "--start",
+                               str(start), "--duration", "0.4", "-o", str(tmp_path / f"{i}.mkv"), "--lossless",
+                               "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i, (split, start) in enumerate(spans)]
+    for i, ((split, start), proc) in enumerate(zip(spans, procs)):
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+        first = round(start * FPS)
+        assert np.array_equal(np.stack(list(stream.decode(tmp_path / f"{i}.mkv"))),
+                              whole(packages[split])[first:first + 10])
+
+
+def test_a_server_error_a_truncated_file_or_a_dropped_connection_ends_in_one_line(streams, nginx, tmp_path):
+    out = tmp_path / "never.mkv"
+    played = stdo_play(f"{nginx}/error/stdo", "-o", out)
+    assert played.returncode == 1 and not out.exists()
+    assert played.stderr.strip().splitlines()[-1] == (
+        f"stdo play: error: {nginx}/error/stdo/manifest.json: HTTP 500 Internal Server Error (after 3 tries)")
+    # a segment cut short on the server: nginx serves what it has, the client checks it against the index
+    shutil.copytree(streams["stdo"], streams["stdo"].parent / "cut")
+    segment = streams["stdo"].parent / "cut" / "seg-00001.m4s"
+    segment.write_bytes(segment.read_bytes()[:100])
+    played = stdo_play(f"{nginx}/cut", "--start", "0", "-o", out)
+    assert played.returncode == 1 and not out.exists()
+    assert played.stderr.strip().splitlines()[-1] == (
+        f"stdo play: error: {nginx}/cut/seg-00001.m4s: 100 bytes, the manifest says "
+        f"{(streams['stdo'] / 'seg-00001.m4s').stat().st_size} (truncated or changed) (after 3 tries)")
+    # a server that closes the connection halfway through every file
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        stop = False
+
+        def drop_halfway():
+            while not stop:
+                try:
+                    connection, _ = listener.accept()
+                except OSError:
+                    return
+                with connection:
+                    connection.recv(4096)
+                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"{" * 500)
+
+        server = threading.Thread(target=drop_halfway, daemon=True)
+        server.start()
+        played = stdo_play(f"http://127.0.0.1:{port}/stdo", "-o", out)
+        stop = True
+    assert played.returncode == 1 and not out.exists()
+    assert played.stderr.strip().splitlines()[-1] == (f"stdo play: error: http://127.0.0.1:{port}/stdo/manifest.json: "
+                                                      "connection closed after 500 of 1000 bytes (after 3 tries)")
