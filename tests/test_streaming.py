@@ -299,3 +299,18 @@ def test_a_server_error_a_truncated_file_or_a_dropped_connection_ends_in_one_lin
     assert played.returncode == 1 and not out.exists()
     assert played.stderr.strip().splitlines()[-1] == (f"stdo play: error: http://127.0.0.1:{port}/stdo/manifest.json: "
                                                       "connection closed after 500 of 1000 bytes (after 3 tries)")
+
+
+def test_the_viewer_s_wait_counts_what_a_client_fetches_before_the_first_frame(streams, packages, server):
+    """viewer.json's startup bytes are the bytes the streaming client really fetched before its first frame, and
+    seeking to the middle costs its segment's models only; a time-chunked stream waits for one model, STDO's for
+    the models its first segment's patches use."""
+    for split in ("stdo", "temporal"):
+        wait = json.loads((streams[split] / "viewer.json").read_text())
+        _, span, sr = streaming.play_span(f"{server}/{split}", start=0.0, duration=0.04)
+        list(sr)
+        assert span.bytes_before_first_frame == wait["startup_bytes"] < wait["whole_package_bytes"]
+        _, span, sr = streaming.play_span(f"{server}/{split}", start=0.6, duration=0.04)
+        list(sr)
+        assert span.bytes_before_first_frame == wait["seek_middle_bytes"]
+        assert wait["startup_seconds"]["1000"] == pytest.approx(wait["startup_bytes"] * 8 / 1e6)

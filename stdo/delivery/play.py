@@ -108,7 +108,8 @@ def _play_stream(location, output, *, start, duration, bandwidth, lossless, crf,
     frames = Progress(sr, span.end - span.first)
     done = _written(frames, output, m, settings, lossless, crf, preset, threads)
     return {**done, "first_frame": span.first, "segments": len(span.segments),
-            "bytes_before_first_frame": span.bytes_before_first_frame, "bytes": span.bytes}
+            "bytes_before_first_frame": span.bytes_before_first_frame, "bytes": span.bytes,
+            "seconds_to_first_frame": span.seconds_to_first_frame}
 
 
 def _written(frames, output: Path, m: dict, settings: dict, lossless: bool, crf, preset, threads) -> dict:
@@ -135,5 +136,6 @@ def main(argv=None) -> int:
           f"frames sha256 {done['sha256']}")
     if "segments" in done:
         print(f"streamed from frame {done['first_frame']}: {done['segments']} segments, {done['bytes']} bytes fetched, "
-              f"{done['bytes_before_first_frame']} before the first frame")
+              f"{done['bytes_before_first_frame']} before the first frame, which came after "
+              f"{done['seconds_to_first_frame']:.2f} s")
     return 0

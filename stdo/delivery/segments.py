@@ -9,7 +9,9 @@ The streaming folder holds the package itself (every file, so it still plays who
 - for a package routed by a chunk map (STDO's chunks span every frame), the map cut by segment, so a
   client fetches only the part of the frames it plays;
 - `segments.json`: per segment, its media file, first frame and frame count, its map part, and the
-  models it needs (a time chunk needs only its own chunk's model; STDO's chunks usually need all).
+  models it needs (a time chunk needs only its own chunk's model; STDO's chunks usually need all);
+- `viewer.json`: the bytes a viewer fetches before the first frame and to seek to the middle, against the
+  whole package, and the startup delay at 1, 3 and 10 Mbit/s.
 
 The segments' frame ranges are read back from the segments themselves (each decodable from the
 initialisation segment and itself alone), not predicted from the muxer's settings."""
@@ -29,6 +31,7 @@ from .manifest import MANIFEST, SEGMENTS, SEGMENTS_FORMAT, SEGMENTS_VERSION, enc
 from .player import Router
 
 MPD, INIT = "stream.mpd", "init.m4s"
+VIEWER = "viewer.json"  # what a viewer waits (the server's bookkeeping; no client fetches it)
 
 
 def segment(package_dir, out_dir, *, seconds: float = 2.0) -> dict:
@@ -45,6 +48,9 @@ def segment(package_dir, out_dir, *, seconds: float = 2.0) -> dict:
         _dash(package.stream, folder, seconds)
         index = _index(package, folder, seconds)
         (folder / SEGMENTS).write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+        sizes = [(folder / name).stat().st_size for name in (MANIFEST, SEGMENTS)]
+        wait = viewer_wait(index, package.manifest, *sizes)
+        (folder / VIEWER).write_text(json.dumps(wait, indent=1, sort_keys=True) + "\n")
     return index
 
 
@@ -95,3 +101,27 @@ def _index(package, folder: Path, seconds: float) -> dict:
     return {"format": SEGMENTS_FORMAT, "version": SEGMENTS_VERSION, "manifest": MANIFEST, "mpd": MPD,
             "init": {"file": INIT, **file_entry(folder / INIT)}, "segment_seconds": seconds,
             "segments": segments}
+
+
+LINKS_KBPS = (1000, 3000, 10000)  # a viewer's link: 1, 3 and 10 Mbit/s
+
+
+def viewer_wait(index: dict, manifest: dict, manifest_bytes: int, index_bytes: int) -> dict:
+    """What a viewer fetches before a frame can play: at the start, and on seeking to the middle of the video from
+    nothing (the manifest, the segment index, the init segment, the segment, its map part, the models it needs;
+    a resident base is installed with the player), against the whole package a non-streaming client downloads;
+    and the startup delay those bytes take on each link of LINKS_KBPS (transfer time only, no round trips)."""
+    files = manifest["files"]
+
+    def before(segment: dict) -> int:
+        models = sum(files[manifest["models"][i]["file"]]["bytes"] for i in segment["models"]
+                     if manifest["models"][i]["file"])
+        return manifest_bytes + index_bytes + index["init"]["bytes"] + segment["bytes"] + \
+            segment.get("map", {}).get("bytes", 0) + models
+
+    middle = manifest["frames"] // 2
+    seek = next(s for s in index["segments"] if s["first_frame"] + s["frames"] > middle)
+    startup, whole = before(index["segments"][0]), manifest_bytes + sum(e["bytes"] for e in files.values())
+    return {"startup_bytes": startup, "seek_middle_bytes": before(seek), "whole_package_bytes": whole,
+            "startup_seconds": {str(kbps): startup * 8 / (kbps * 1000) for kbps in LINKS_KBPS},
+            "whole_package_seconds": {str(kbps): whole * 8 / (kbps * 1000) for kbps in LINKS_KBPS}}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class Span:
     segments: list = field(default_factory=list)
     bytes_before_first_frame: int = 0
     bytes: int = 0
+    seconds_to_first_frame: float | None = None  # from the first request to the first SR frame, measured
 
 
 def open_stream(location: str, workdir: Path, base_dir=None, bandwidth_kbps: float | None = None):
@@ -94,7 +96,7 @@ def play_span(location: str, *, start: float = 0.0, duration: float | None = Non
               device: str = "cpu", precision=None, pad=None, threads: int = 1,
               bandwidth_kbps: float | None = None) -> tuple[dict, Span, Iterator[np.ndarray]]:
     """(manifest, span, its SR frames): the frames are produced as the segments arrive."""
-    workdir = tempfile.TemporaryDirectory(prefix="stdo-stream-")
+    workdir, began = tempfile.TemporaryDirectory(prefix="stdo-stream-"), time.perf_counter()
     fetcher, package, index = open_stream(location, Path(workdir.name), base_dir, bandwidth_kbps)
     m = package.manifest
     span = span_of(index, m["fps"], m["frames"], start, duration)
@@ -114,6 +116,8 @@ def play_span(location: str, *, start: float = 0.0, duration: float | None = Non
                 sr = super_resolve(m, lr, s["first_frame"], chunks_of, runners, settings, fetcher.where(s["media"]))
                 for i, frame in enumerate(sr, start=s["first_frame"]):
                     if span.first <= i < span.end:
+                        if span.seconds_to_first_frame is None:
+                            span.seconds_to_first_frame = time.perf_counter() - began
                         yield frame
                 span.bytes = fetcher.bytes
 
