@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import rd  # noqa: E402
-from .io import atomic_path, save_png, save_text  # noqa: E402
+from .io import atomic_path, load_json, save_png, save_text  # noqa: E402
 from .report.document import Table, markdown  # noqa: E402
 from .report.summary import (  # noqa: E402
     CATEGORY_LEGEND,
@@ -22,6 +22,21 @@ from .report.summary import (  # noqa: E402
     shown,
     summary,
 )
+
+
+def with_viewer_wait(rd_rows: pd.DataFrame, viewer_paths) -> pd.DataFrame:
+    """The rate-distortion rows with what a viewer waits where the package was also segmented (viewer.json of
+    `stdo.delivery.segments`): bytes before the first frame and to seek to the middle, the startup delay at each
+    link rate, the whole package's download time at 3 Mbit/s."""
+    if not viewer_paths:
+        return rd_rows
+    rows = []
+    for wait in map(load_json, viewer_paths):
+        rows.append({"video": wait["video"], "scale": wait["scale"], "method": wait["method"], "rate": wait["rate"],
+                     "startup_bytes": wait["startup_bytes"], "seek_middle_bytes": wait["seek_middle_bytes"],
+                     **{f"startup_s_{int(k) // 1000}mbps": v for k, v in wait["startup_seconds"].items()},
+                     "whole_package_s_3mbps": wait["whole_package_seconds"]["3000"]})
+    return rd_rows.merge(pd.DataFrame(rows), on=["video", "scale", "method", "rate"], how="left")
 
 
 def plot(table: pd.DataFrame, path) -> None:
@@ -49,8 +64,10 @@ def plot(table: pd.DataFrame, path) -> None:
 
 
 def aggregate(metric_paths, out_csv, out_md, out_comparison, out_plot, out_rd_csv, out_rd_plot,
-              out_categories_csv=None, out_categories_md=None, *, hr_metric_paths=(), categories=None) -> pd.DataFrame:
+              out_categories_csv=None, out_categories_md=None, *, hr_metric_paths=(), viewer_paths=(),
+              categories=None) -> pd.DataFrame:
     table, rd_rows = measured(metric_paths, hr_metric_paths, categories)
+    rd_rows = with_viewer_wait(rd_rows, viewer_paths)
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
     save_text(markdown(summary(table)), out_md)

@@ -10,6 +10,7 @@ Each writes the encoder, its settings and the bitstream's size to a JSON beside 
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 
@@ -24,13 +25,14 @@ log = logging.getLogger(__name__)
 
 def _encode(frames: np.ndarray, path, rate: str, *, fps: float, encoder: str, preset, threads: int,
             segment_seconds: float | None = None) -> dict:
-    """`segment_seconds`: a keyframe forced at every segment start (the nearest frame), so that the stream can be
-    cut into DASH segments of that length; FFV1 (lossless) is all keyframes anyway."""
+    """`segment_seconds`: a keyframe forced at every segment start (the first frame at or after it), so that the
+    stream can be cut into DASH segments of that length; FFV1 (lossless) is all keyframes anyway."""
     settings = rate_settings(rate)  # the encoders write `path` atomically themselves
     if settings.get("lossless"):
         description = stream.encode_lossless(iter(frames), path, fps=fps, threads=threads)
     else:
-        every = max(1, round(fps * segment_seconds)) if segment_seconds else None
+        # the DASH muxer cuts at the first keyframe at or after each segment's length: never one frame short of it
+        every = max(1, math.ceil(fps * segment_seconds - 1e-9)) if segment_seconds else None
         description = stream.encode(iter(frames), path, fps=fps, encoder=encoder, preset=preset, threads=threads,
                                     keyframe_every=every, **settings)
     return {**description, "rate": rate, "kbps": kbps(description["bytes"], len(frames), fps)}

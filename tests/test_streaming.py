@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import imageio_ffmpeg
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import WINDOW, write_png
 
@@ -314,3 +315,28 @@ def test_the_viewer_s_wait_counts_what_a_client_fetches_before_the_first_frame(s
         list(sr)
         assert span.bytes_before_first_frame == wait["seek_middle_bytes"]
         assert wait["startup_seconds"]["1000"] == pytest.approx(wait["startup_bytes"] * 8 / 1e6)
+
+
+def test_the_workflow_streams_every_lossy_package_and_its_tables_say_what_a_viewer_waits(frames_dir, tmp_path):
+    """codec.segment_seconds through the tiny workflow: every lossy package is also a DASH stream, rd.csv carries
+    the viewer's wait, and the client plays a span of a stream the workflow made to the frames the server scored."""
+    from tiny import TINY, snakemake, workdir
+
+    codec_block = {**TINY["codec"], "segment_seconds": 0.1}  # 3 frames at 30 frames/s (a frames folder's rate)
+    root = workdir(tmp_path, frames_dir, codec=codec_block, methods={
+        "m0": TINY["methods"]["m0"], "nas": {"split": "temporal", "k": 2, "arch": "espcn", "steps": 8}})
+    run = snakemake(root)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    rd = pd.read_csv(root / "results" / "rd.csv")
+    lossy = rd[(rd["rate"] != "lossless") & (rd["method"] != "hr_codec")]
+    assert len(lossy) == 4 * 2 and lossy["startup_bytes"].gt(0).all()
+    assert (lossy["startup_bytes"] < lossy["package_bytes"] + 2000).all()
+    assert np.allclose(lossy["startup_s_1mbps"], lossy["startup_bytes"] * 8 / 1e6, atol=1e-4)
+    nas = root / "results" / "tiny" / "x4" / "nas" / "crf30"
+    index = json.loads((nas / "stream" / "segments.json").read_text())
+    assert [s["frames"] for s in index["segments"]] == [3, 3]
+    out = tmp_path / "span.mkv"
+    played = stdo_play(nas / "stream", "--start", "0.1", "--duration", "0.1", "-o", out)
+    assert played.returncode == 0, played.stderr
+    expected = np.stack(list(upscale(open_package(nas / "package"))))[3:6]
+    assert np.array_equal(np.stack(list(stream.decode(out))), expected)

@@ -122,6 +122,8 @@ def viewer_wait(index: dict, manifest: dict, manifest_bytes: int, index_bytes: i
     middle = manifest["frames"] // 2
     seek = next(s for s in index["segments"] if s["first_frame"] + s["frames"] > middle)
     startup, whole = before(index["segments"][0]), manifest_bytes + sum(e["bytes"] for e in files.values())
-    return {"startup_bytes": startup, "seek_middle_bytes": before(seek), "whole_package_bytes": whole,
+    about = manifest.get("about", {})
+    return {**{k: about.get(k) for k in ("video", "method", "rate")}, "scale": manifest["scale"],
+            "startup_bytes": startup, "seek_middle_bytes": before(seek), "whole_package_bytes": whole,
             "startup_seconds": {str(kbps): startup * 8 / (kbps * 1000) for kbps in LINKS_KBPS},
             "whole_package_seconds": {str(kbps): whole * 8 / (kbps * 1000) for kbps in LINKS_KBPS}}

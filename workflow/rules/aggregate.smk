@@ -2,6 +2,11 @@ rule aggregate:
     input:
         metrics=expand(rules.evaluate.output.metrics, video=config["videos"], scale=SCALES, method=ROWS, rate=RATES),
         hr=expand(rules.encode_hr.output.metrics, video=config["videos"], rate=HR_RATES),
+        viewers=(
+            expand(rules.segment.output.viewer, video=config["videos"], scale=SCALES, method=ROWS, rate=RATES[1:])
+            if SEGMENT_SECONDS
+            else []
+        ),
     output:
         csv=f"{RES}/summary.csv",
         md=f"{RES}/summary.md",
@@ -23,6 +28,7 @@ rule aggregate:
             "aggregate",
             metric_paths=input.metrics,
             hr_metric_paths=input.hr,
+            viewer_paths=input.viewers,
             out_csv=output.csv,
             out_md=output.md,
             out_comparison=output.comparison,

@@ -4,6 +4,7 @@ rule segment:
         package=rules.package.output.manifest,
     output:
         index=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/stream/segments.json",  # the folder is written whole
+        viewer=f"{RES}/{{video}}/x{{scale}}/{{method}}/{{rate}}/stream/viewer.json",
     log:
         f"{RES}/logs/segment/{{video}}_x{{scale}}_{{method}}_{{rate}}.log",
     benchmark:
