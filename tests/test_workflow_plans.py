@@ -2,14 +2,18 @@
 start-up checks and dry-run plans, deployment as a module, a sweep, bad sources."""
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
 
 import pandas as pd
+import pytest
 import yaml
 from conftest import REPO
-from tiny import SNAKEMAKE, edit, planned, snakemake, workdir
+from tiny import SNAKEMAKE, TINY, edit, planned, snakemake, workdir
+
+from stdo import vocabulary
 
 
 def test_a_sweep_runs_its_cells_and_finds_the_crossover_and_a_new_rung_runs_only_its_jobs(frames_dir, tmp_path):
@@ -185,3 +189,20 @@ def test_every_command_the_workflow_plans_parses_with_its_stage_s_own_parser(fra
     assert {argv[1] for argv in commands} >= {"ingest", "encode-lr", "encode-hr", "general", "label", "cluster",
                                                "train", "train-joint", "select", "base", "package", "evaluate",
                                                "report", "side-by-side", "hull", "segment"}
+
+
+@pytest.mark.parametrize("encoder", sorted(vocabulary.ENCODERS))
+def test_switching_the_encoder_alone_runs_the_codec_stages(encoder, frames_dir, tmp_path):
+    """`codec: {encoder: X}` and nothing else: X's own preset and ladders, through encode, train, package and
+    evaluate at its first LR rate point and the HR baseline at its first, on the tiny clip."""
+    own = vocabulary.ENCODERS[encoder]
+    lr, hr = (vocabulary.rate_name(crf=ladder["crf" if "crf" in ladder else "hr_crf"][0])
+              for ladder in (own.lr_ladder, own.hr_ladder))
+    root = workdir(tmp_path, frames_dir, codec={"encoder": encoder}, methods={"m0": TINY["methods"]["m0"]})
+    targets = [f"results/tiny/x4/m0/{lr}/metrics.json", f"results/tiny/hr/{hr}/metrics.json"]
+    run = snakemake(root, *targets)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    package = json.loads((root / f"results/tiny/x4/m0/{lr}/package/manifest.json").read_text())
+    anchor = json.loads((root / targets[1]).read_text())
+    assert package["stream"]["encoder"] == anchor["encoder"] == encoder
+    assert package["stream"]["preset"] == anchor["codec"]["preset"] == own.preset(None)
