@@ -153,12 +153,14 @@ def parse_manifest(path: Path) -> dict:
     return manifest
 
 
-def find_base(folder: Path, base: dict, base_dir, verify: bool) -> Path:
+def find_base(folder, base: dict, base_dir, verify: bool) -> Path:
+    """The resident base a package (a folder, or a stream's URL: `folder` names it in errors) needs, in the
+    client's folder of bases, checked."""
     name = f"resident base {base['sha256']} ({base['arch']} x{base['scale']})"
     if base_dir is None:
         raise InputError(f"{folder}: needs the {name}; give the folder of bases (--base-dir)")
     if Path(base["file"]).name != base["file"]:
-        raise InputError(f"{folder / MANIFEST}: base file '{base['file']}' is not a plain file name")
+        raise InputError(f"{folder}/{MANIFEST}: base file '{base['file']}' is not a plain file name")
     path = Path(base_dir) / base["file"]
     if not path.is_file():
         raise InputError(f"{base_dir}: holds no {name}, which {folder} needs")

@@ -57,7 +57,7 @@ def open_stream(location: str, workdir: Path, base_dir=None, bandwidth_kbps: flo
     manifest_schema.check(manifest, fetcher.where(MANIFEST))
     index = read_index(fetcher.get(SEGMENTS, workdir / SEGMENTS, max_bytes=MAX_INDEX_BYTES), fetcher.where(SEGMENTS),
                        manifest)
-    base = find_base(Path(location), manifest["base"], base_dir, True) if "base" in manifest else None
+    base = find_base(location, manifest["base"], base_dir, True) if "base" in manifest else None
     return fetcher, Package(workdir, manifest, base), index
 
 
