@@ -340,3 +340,12 @@ def test_the_workflow_streams_every_lossy_package_and_its_tables_say_what_a_view
     assert played.returncode == 0, played.stderr
     expected = np.stack(list(upscale(open_package(nas / "package"))))[3:6]
     assert np.array_equal(np.stack(list(stream.decode(out))), expected)
+
+
+def test_a_whole_package_asked_for_a_span_says_it_is_not_segmented(packages, tmp_path):
+    out = tmp_path / "span.mkv"
+    played = stdo_play(packages["stdo"], "--start", "0.4", "-o", out)
+    assert played.returncode == 1 and not out.exists()
+    assert played.stderr.strip().splitlines()[-1] == (
+        f"stdo play: error: {packages['stdo'] / 'segments.json'}: missing from the package: not a segmented package "
+        "(stdo segment makes one; a whole package plays without --start, --duration and --bandwidth)")

@@ -55,8 +55,12 @@ def open_stream(location: str, workdir: Path, base_dir=None, bandwidth_kbps: flo
     path = fetcher.get(MANIFEST, workdir / MANIFEST, max_bytes=MAX_MANIFEST_BYTES)
     manifest = parse_manifest(path)
     manifest_schema.check(manifest, fetcher.where(MANIFEST))
-    index = read_index(fetcher.get(SEGMENTS, workdir / SEGMENTS, max_bytes=MAX_INDEX_BYTES), fetcher.where(SEGMENTS),
-                       manifest)
+    try:
+        path = fetcher.get(SEGMENTS, workdir / SEGMENTS, max_bytes=MAX_INDEX_BYTES)
+    except InputError as err:
+        raise InputError(f"{err}: not a segmented package (stdo segment makes one; a whole package plays without "
+                         "--start, --duration and --bandwidth)") from None
+    index = read_index(path, fetcher.where(SEGMENTS), manifest)
     base = find_base(location, manifest["base"], base_dir, True) if "base" in manifest else None
     return fetcher, Package(workdir, manifest, base), index
 
