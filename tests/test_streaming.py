@@ -134,21 +134,29 @@ def streams(packages, tmp_path_factory):
     return {split: root / split for split in packages}
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(port: int) -> None:
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
 @pytest.fixture(scope="module")
 def server(streams):
     """A real HTTP server (Python's http.server) on the loopback address, serving the streaming folders."""
-    root = next(iter(streams.values())).parent
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    root, port = next(iter(streams.values())).parent, free_port()
     proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory",
                              str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                break
-        except OSError:
-            time.sleep(0.05)
+    wait_for(port)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait()
@@ -201,22 +209,6 @@ def test_a_missing_or_changed_file_on_the_server_ends_in_one_line_naming_the_url
     assert played.returncode == 1 and not out.exists()
     assert played.stderr.strip().splitlines()[-1] == (
         f"stdo play: error: {server}/nothing-here/manifest.json: HTTP 404 File not found (after 3 tries)")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(port: int) -> None:
-    for _ in range(200):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 @pytest.fixture(scope="module")
