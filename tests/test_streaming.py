@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -341,3 +342,28 @@ def test_a_whole_package_asked_for_a_span_says_it_is_not_segmented(packages, tmp
     assert played.stderr.strip().splitlines()[-1] == (
         f"stdo play: error: {packages['stdo'] / 'segments.json'}: missing from the package: not a segmented package "
         "(stdo segment makes one; a whole package plays without --start, --duration and --bandwidth)")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda i: i.update(format="dash"), "not a stdo-segments index of version 1"),
+    (lambda i: i["init"].pop("sha256"), "init: not a file entry"),
+    (lambda i: i["segments"][1].update(first_frame=11), "segments.1: not a segment that follows"),
+    (lambda i: i["segments"][0].update(models=[7]), "segments.0: not a segment that follows"),
+    (lambda i: i["segments"][2].pop("map"), "segments.2: not a segment that follows"),
+    (lambda i: i["segments"][0].update(bytes="many"), "segments.0: not a segment that follows"),
+    (lambda i: i["segments"].pop(), "segments: 20 frames, the manifest says 30"),
+])
+def test_a_bad_segment_index_is_refused_in_one_line_naming_the_field(streams, tmp_path, change, message):
+    folder = shutil.copytree(streams["stdo"], tmp_path / "stream")
+    index = json.loads((folder / "segments.json").read_text())
+    change(index)
+    (folder / "segments.json").write_text(json.dumps(index))
+    with pytest.raises(InputError, match=f"segments.json: {re.escape(message)}"):
+        streaming.play_span(str(folder), start=0.0, duration=0.4)
+
+
+def test_a_span_outside_the_video_or_of_no_length_is_refused(streams):
+    with pytest.raises(InputError, match=r"--start 5.0: the video lasts 1.2 s \(30 frames\)"):
+        streaming.play_span(str(streams["stdo"]), start=5.0)
+    with pytest.raises(InputError, match="--duration 0.0: give a positive number of seconds"):
+        streaming.play_span(str(streams["stdo"]), start=0.0, duration=0.0)

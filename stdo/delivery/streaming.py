@@ -74,17 +74,30 @@ def read_index(path: Path, where: str, manifest: dict) -> dict:
     if not isinstance(index, dict) or index.get("format") != SEGMENTS_FORMAT or index.get("version") != \
             SEGMENTS_VERSION:
         raise InputError(f"{where}: not a {SEGMENTS_FORMAT} index of version {SEGMENTS_VERSION}")
-    first = 0
+    if not _a_file(index.get("init"), "file"):
+        raise InputError(f"{where}: init: not a file entry (file, bytes, sha256)")
+    by_map, first = manifest["routing"]["by"] == "map", 0
     for i, s in enumerate(index.get("segments") or [None]):
-        ok = isinstance(s, dict) and s.get("first_frame") == first and isinstance(s.get("frames"), int) \
-            and s["frames"] > 0 and isinstance(s.get("models"), list) \
-            and all(isinstance(m, int) and 0 <= m < len(manifest["models"]) for m in s["models"])
+        ok = _a_file(s, "media") and s.get("first_frame") == first and _count(s.get("frames")) \
+            and isinstance(s.get("models"), list) \
+            and all(_count(m + 1) and m < len(manifest["models"]) for m in s["models"]) \
+            and (not by_map or _a_file(s.get("map"), "file"))
         if not ok:
-            raise InputError(f"{where}: segments.{i}: not a segment that follows the one before it")
+            raise InputError(f"{where}: segments.{i}: not a segment that follows the one before it (its media "
+                             "file, bytes, sha256, first_frame, frames, models" + (", map part)" if by_map else ")"))
         first += s["frames"]
     if first != manifest["frames"]:
         raise InputError(f"{where}: segments: {first} frames, the manifest says {manifest['frames']}")
     return index
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _a_file(entry, key: str) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get(key), str) and _count(entry.get("bytes")) \
+        and isinstance(entry.get("sha256"), str)
 
 
 def span_of(index: dict, fps: float, frames: int, start: float, duration: float | None) -> Span:
@@ -92,6 +105,8 @@ def span_of(index: dict, fps: float, frames: int, start: float, duration: float 
     end = frames if duration is None else min(frames, first + max(1, int(round(duration * fps))))
     if not 0 <= first < frames:
         raise InputError(f"--start {start}: the video lasts {frames / fps:g} s ({frames} frames)")
+    if duration is not None and not duration > 0:
+        raise InputError(f"--duration {duration}: give a positive number of seconds")
     chosen = [s for s in index["segments"] if s["first_frame"] < end and s["first_frame"] + s["frames"] > first]
     return Span(first, end, chosen)
 
