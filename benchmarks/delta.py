@@ -22,11 +22,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 from weights import general_path, inputs, load_run, run_arguments, score
 
 from stdo import vocabulary
 from stdo.infer import machine_line
 from stdo.package import build, write_base
+from stdo.report.document import Table, markdown, number
 
 # name -> (build's storage and ship, the base's storage)
 WAYS = {"fp16": ({"weights": "fp16", "compression": "none", "ship": "weights"}, ("fp16", "none")),
@@ -64,17 +66,17 @@ def measure(cfg, run: Path, resources: Path, out: Path, video: str, scale: int, 
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| method | rate | way | base | deltas | bytes per video | with base | model kbit/s per video | with base "
-            "| PSNR-Y | VMAF | patch PSNR |")
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    shown = []
     for r in rows:
         with_base = r.get("package_bytes_with_base", r["package_bytes"])
         kbps_with_base = overhead_kbps(r, "package_with_base" if "kbps_package_with_base" in r else "package")
-        scores = " | ".join(f"{r[k]:.3f}" if r.get(k) is not None else "-" for k in SCORES)
-        lines.append(f"| {r['method']} | {r['rate']} | {r['way']} | {r.get('base', 'none')} | {r.get('deltas', 0)} "
-                     f"| {r['package_bytes']:,} | {with_base:,} | {overhead_kbps(r, 'package'):.1f} "
-                     f"| {kbps_with_base:.1f} | {scores} |")
-    return "\n".join(lines)
+        shown.append({"method": r["method"], "rate": r["rate"], "way": r["way"], "base": r.get("base", "none"),
+                      "deltas": str(r.get("deltas", 0)), "bytes per video": f"{r['package_bytes']:,}",
+                      "bytes with base": f"{with_base:,}",
+                      "model kbit/s per video": f"{overhead_kbps(r, 'package'):.1f}",
+                      "model kbit/s with base": f"{kbps_with_base:.1f}",
+                      **{name: number(r.get(k), 3) for name, k in zip(("PSNR-Y", "VMAF", "patch PSNR"), SCORES)}})
+    return markdown([Table(pd.DataFrame(shown))])
 
 
 def main() -> None:

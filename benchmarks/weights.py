@@ -18,6 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from stdo import config as stdo_config
@@ -25,6 +26,7 @@ from stdo import vocabulary
 from stdo.evaluate import evaluate
 from stdo.infer import machine_line
 from stdo.package import build
+from stdo.report.document import Table, markdown
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = vocabulary.LOSSLESS
@@ -78,17 +80,17 @@ def measure(cfg, run, resources, out: Path, video: str, scale: int, method: str,
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| method | fp16 bytes | fp16+zlib | int8 | int8+zlib | int8+zlib / fp16 | PSNR-Y fp16 | int8 | diff "
-            "| patch PSNR fp16 | int8 | diff | fp16 = run's frames |")
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    shown = []
     for r in rows:
         base, new = r["fp16"], r["int8+zlib"]
-        sizes = " | ".join(f"{r[f'bytes {name}']:,}" for name in STORAGE)
-        scores = " | ".join(f"{base[key]:.3f} | {new[key]:.3f} | {new[key] - base[key]:+.3f}"
-                            for key in ("rd_psnr_y", "psnr_stdo_patch"))
-        same = "yes" if r["fp16 frames are the run's"] else "NO"
-        lines.append(f"| {r['method']} | {sizes} | {r['bytes int8+zlib'] / r['bytes fp16']:.1%} | {scores} | {same} |")
-    return "\n".join(lines)
+        row = {"method": r["method"], **{name if name != "fp16" else "fp16 bytes": f"{r[f'bytes {name}']:,}"
+                                         for name in STORAGE},
+               "int8+zlib / fp16": f"{r['bytes int8+zlib'] / r['bytes fp16']:.1%}"}
+        for key, label in (("rd_psnr_y", "PSNR-Y"), ("psnr_stdo_patch", "patch PSNR")):
+            row.update({f"{label} fp16": f"{base[key]:.3f}", f"{label} int8": f"{new[key]:.3f}",
+                        f"{label} diff": f"{new[key] - base[key]:+.3f}"})
+        shown.append({**row, "fp16 = run's frames": "yes" if r["fp16 frames are the run's"] else "NO"})
+    return markdown([Table(pd.DataFrame(shown))])
 
 
 def run_arguments(description: str, out_help: str) -> argparse.ArgumentParser:
