@@ -367,3 +367,25 @@ def test_a_span_outside_the_video_or_of_no_length_is_refused(streams):
         streaming.play_span(str(streams["stdo"]), start=5.0)
     with pytest.raises(InputError, match="--duration 0.0: give a positive number of seconds"):
         streaming.play_span(str(streams["stdo"]), start=0.0, duration=0.0)
+
+
+@pytest.mark.parametrize("encoder", sorted(stream.ENCODERS))
+def test_every_encoder_s_stream_is_cut_into_segments_that_play_alone(encoder, packages, tmp_path):
+    """The remux copies the bitstream whatever its codec (no encoder or decoder is opened for it); the MPD names it."""
+    root = packages["stdo"].parent.parent
+    lr = np.stack(list(stream.decode(root / "crf30.mp4")))
+    stream.encode(lr, tmp_path / "lr.mp4", fps=FPS, encoder=encoder, crf=40, keyframe_every=10)
+    folder = tmp_path / "dash"
+    folder.mkdir()
+    segments._dash(tmp_path / "lr.mp4", folder, SECONDS)
+    init = (folder / segments.INIT).read_bytes()
+    assert [segments.frames_in(init, media) for media in segments.media_segments(folder)] == [10, 10, 10]
+    assert re.search(r'codecs="(avc1|hvc1|hev1|av01|vp09)[^"]+"', (folder / segments.MPD).read_text())
+
+
+def test_the_hevc_codecs_string_is_read_off_the_hvcc_box():
+    """x265's 720p stream of the codec map (main profile, main tier, level 3.1) and a made-up high-tier one."""
+    assert segments.hevc_codecs(bytes.fromhex("0101600000009000000000005d")) == "hvc1.1.6.L93.90"
+    assert segments.hevc_codecs(bytes.fromhex("01220000000000000000000096")) == "hvc1.2.0.H150"
+    with pytest.raises(InputError, match="no hvcC"):
+        segments.hevc_codecs(b"\x00" * 4)

@@ -57,16 +57,35 @@ def segment(package_dir, out_dir, *, seconds: float = 2.0) -> dict:
 def _dash(stream_path: Path, folder: Path, seconds: float) -> None:
     """Remux (no re-encoding) the package's MP4 into DASH segments in `folder`."""
     options = {"seg_duration": f"{seconds:g}", "use_template": "1", "use_timeline": "1", "single_file": "0",
-               "init_seg_name": INIT, "media_seg_name": "seg-$Number%05d$.m4s", "remove_at_exit": "0"}
+               "init_seg_name": INIT, "media_seg_name": "seg-$Number%05d$.m4s", "remove_at_exit": "0",
+               "dash_segment_type": "mp4"}  # fragmented MP4 for every codec (FFmpeg picks WebM for VP9)
     with av.open(str(stream_path)) as source, av.open(str(folder / MPD), "w", format="dash",
                                                       options=options) as dash:
         video = source.streams.video[0]
-        out = dash.add_stream_from_template(video)
+        out = dash.add_stream_from_template(video, opaque=True)  # a copy of the stream: no encoder to open
         for packet in source.demux(video):
             if packet.dts is None:  # the demuxer's flush packet
                 continue
             packet.stream = out
             dash.mux(packet)
+        hevc = video.codec_context.name == "hevc" and video.codec_context.extradata
+    if hevc:  # FFmpeg's DASH muxer names H.264, VP9 and AV1 streams in the MPD, not HEVC: players need it
+        mpd = folder / MPD
+        mpd.write_text(mpd.read_text().replace('codecs=""', f'codecs="{hevc_codecs(bytes(hevc))}"', 1))
+
+
+def hevc_codecs(hvcc: bytes) -> str:
+    """The RFC 6381 `codecs` string of an HEVC stream from its hvcC box (ISO/IEC 14496-15, E.3), e.g. hvc1.1.6.L93.B0:
+    profile space and profile, the compatibility flags bit-reversed in hex, tier and level, the constraint bytes
+    without trailing zero bytes."""
+    if len(hvcc) < 13 or hvcc[0] != 1:
+        raise InputError("the HEVC stream has no hvcC configuration to name its codec by")
+    space, tier, profile = ("", "A", "B", "C")[hvcc[1] >> 6], "LH"[hvcc[1] >> 5 & 1], hvcc[1] & 0x1F
+    compat = int(f"{int.from_bytes(hvcc[2:6], 'big'):032b}"[::-1], 2)
+    constraints = list(hvcc[6:12])
+    while constraints and constraints[-1] == 0:
+        constraints.pop()
+    return ".".join(["hvc1", f"{space}{profile}", f"{compat:X}", f"{tier}{hvcc[12]}", *(f"{b:X}" for b in constraints)])
 
 
 def media_segments(folder: Path) -> list[Path]:
