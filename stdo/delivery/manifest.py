@@ -94,17 +94,24 @@ class Package:
         routing = self.manifest["routing"]
         if routing["by"] != "map":
             return None
-        path, dtype = self.path(routing["map"]["file"]), np.dtype(map_dtype(routing["k"]))
+        path = self.path(routing["map"]["file"])
         expected = self.manifest["frames"] * self.manifest["grid"]["rows"] * self.manifest["grid"]["cols"]
-        try:  # at most one patch more than the manifest says is inflated (a small file may inflate to gigabytes)
-            raw = zlib.decompressobj().decompress(path.read_bytes(), (expected + 1) * dtype.itemsize)
-        except zlib.error as err:
-            raise InputError(f"{path}: corrupt zlib data ({err})") from None
-        chunk = np.frombuffer(raw, dtype=dtype) if len(raw) == expected * dtype.itemsize else None
-        if chunk is None or (len(chunk) and int(chunk.max()) >= routing["k"]):
-            raise InputError(f"{path}: chunk map of {len(raw) // dtype.itemsize} patches does not "
-                             f"fit the manifest ({expected} patches, k = {routing['k']})")
-        return chunk
+        return decode_map(path.read_bytes(), expected, routing["k"], path)
+
+
+def decode_map(data: bytes, expected: int, k: int, where) -> np.ndarray:
+    """A chunk map (or a segment's part of it) of `expected` patches, each below `k`; one InputError naming `where`
+    otherwise. At most one patch more than expected is inflated (a small file may inflate to gigabytes)."""
+    dtype = np.dtype(map_dtype(k))
+    try:
+        raw = zlib.decompressobj().decompress(data, (expected + 1) * dtype.itemsize)
+    except zlib.error as err:
+        raise InputError(f"{where}: corrupt zlib data ({err})") from None
+    chunk = np.frombuffer(raw, dtype=dtype) if len(raw) == expected * dtype.itemsize else None
+    if chunk is None or (len(chunk) and int(chunk.max()) >= k):
+        raise InputError(f"{where}: chunk map of {len(raw) // dtype.itemsize} patches does not "
+                         f"fit the manifest ({expected} patches, k = {k})")
+    return chunk
 
 
 def base_label(manifest: dict) -> str:

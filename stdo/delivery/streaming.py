@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,8 @@ from .manifest import (
     SEGMENTS_FORMAT,
     SEGMENTS_VERSION,
     Package,
+    decode_map,
     find_base,
-    map_dtype,
     parse_manifest,
 )
 from .player import grid_of, load_models, playback, super_resolve
@@ -165,12 +164,6 @@ def _chunks_of(fetcher, package, s: dict, workdir: Path):
         return lambda first, count: np.searchsorted(
             starts, np.repeat(np.arange(first, first + count), per_frame), side="right") - 1
     path = fetcher.get(s["map"]["file"], workdir / s["map"]["file"], s["map"])
-    dtype = np.dtype(map_dtype(routing["k"]))
-    expected = s["frames"] * per_frame
-    raw = zlib.decompressobj().decompress(path.read_bytes(), (expected + 1) * dtype.itemsize)
-    part = np.frombuffer(raw, dtype=dtype)
-    if len(part) != expected or (len(part) and int(part.max()) >= routing["k"]):
-        raise InputError(f"{fetcher.where(s['map']['file'])}: a map part of {len(part)} patches, the segment has "
-                         f"{expected} (k = {routing['k']})")
+    part = decode_map(path.read_bytes(), s["frames"] * per_frame, routing["k"], fetcher.where(s["map"]["file"]))
     offset = s["first_frame"] * per_frame
     return lambda first, count: part[first * per_frame - offset:(first + count) * per_frame - offset]
