@@ -57,8 +57,9 @@ def test_default_config_is_valid_and_gets_every_default(default):
     assert stdo_config.model_files(cfg, "stdo") == ["chunk0.pt", "chunk1.pt", "chunk2.pt", "chunk3.pt"]
     assert stdo_config.model_files(cfg, "cafm") == stdo_config.model_files(cfg, "jstdo") == ["joint.pt"]
     assert stdo_config.general(cfg)["steps"] == 600
-    assert stdo_config.lr_rates(cfg) == ["lossless", "crf18", "crf23", "crf28", "crf33"]
-    assert stdo_config.train_rate(cfg, "crf28") == "lossless" and stdo_config.showcase_rate(cfg) == "crf23"
+    assert cfg["codec"]["encoder"] == "libx265"
+    assert stdo_config.lr_rates(cfg) == ["lossless", "crf18", "crf24", "crf30", "crf36"]
+    assert stdo_config.train_rate(cfg, "crf30") == "lossless" and stdo_config.showcase_rate(cfg) == "crf24"
     # the schema's playback defaults are the player's (a manifest without them plays the same), and
     # the default model storage is left out of the package rule's params (they are as before it existed)
     assert stdo_config.package_params(cfg) == {"playback": {k: v for k, v in PLAYBACK.items() if k != "block_frames"}}
@@ -89,7 +90,8 @@ def test_default_config_is_valid_and_gets_every_default(default):
     (lambda c: c.update(budget="equal"), "budget"),
     (lambda c: c["codec"].update(crf=[20], bitrate=[100]), "codec: give exactly one of crf and bitrate"),
     (lambda c: c["codec"].update(hr_crf=[30], hr_bitrate=[500]), "codec: give exactly one of hr_crf and hr_bitrate"),
-    (lambda c: c["codec"].update(crf=[55]), r"codec.crf: crf for libx264 must be an integer in 0..51, got 55"),
+    (lambda c: c["codec"].update(encoder="libx264", crf=[55]),
+     r"codec.crf: crf for libx264 must be an integer in 0..51, got 55"),
     (lambda c: c["codec"].update(encoder="libsvtav1", crf=[0, 30]),
      r"codec.crf: crf for libsvtav1 must be an integer in 1..63, got 0"),
     (lambda c: c["codec"].update(encoder="libx265", hr_crf=[30, 52]),
@@ -104,7 +106,7 @@ def test_default_config_is_valid_and_gets_every_default(default):
     (lambda c: c["codec"].update(encoder="libvpx-vp9", preset=9),
      r"codec.preset: libvpx-vp9 preset must be an integer in 0..8, got 9"),
     (lambda c: c["codec"].update(preset="fastest"),
-     r"codec.preset: unknown libx264 preset 'fastest' \(known: ultrafast"),
+     r"codec.preset: unknown libx265 preset 'fastest' \(known: ultrafast"),
     (lambda c: c["codec"].update(train_on="crf20"), "codec.train_on: 'crf20' is neither 'each' nor one of"),
     (lambda c: c["codec"].update(encoder="h264"), "codec"),
     (lambda c: c.update(showcase={"rate": "crf99"}), "showcase.rate: 'crf99' is not one of the rate points"),
