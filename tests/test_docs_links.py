@@ -1,5 +1,6 @@
 """Every relative link and image of README.md, config/README.md and docs/ points at a file or folder that exists
-(an anchor within a page is not checked; web addresses are not fetched: nothing downloads in the suite)."""
+(an anchor within a page is not checked; web addresses are not fetched: nothing downloads in the suite), and every
+experiment config has its page: config/experiments/<name>.yaml -> docs/experiments/<name>.md."""
 from __future__ import annotations
 
 import re
@@ -8,7 +9,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PAGES = [REPO / "README.md", REPO / "config" / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+PAGES = [REPO / "README.md", *[p for p in [REPO / "config" / "README.md"] if p.exists()],
+         *sorted((REPO / "docs").rglob("*.md"))]
+EXPERIMENTS = sorted((REPO / "config" / "experiments").glob("*.yaml"))
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
 
@@ -28,3 +31,21 @@ def test_the_check_finds_links_and_images_but_not_commands_or_addresses(tmp_path
     page.write_text("See [the manual](docs/a.md#part) and ![a figure](b.png \"title\"), [web](https://x.org), "
                     "[here](#top).\n```bash\necho [not](a_link.md)\n```\n")
     assert relative_links(page) == ["docs/a.md#part", "b.png"]
+
+
+def test_there_are_experiment_configs_to_check():
+    assert EXPERIMENTS, "no config/experiments/*.yaml found"
+
+
+@pytest.mark.parametrize("config", EXPERIMENTS, ids=lambda p: p.stem)
+def test_every_experiment_config_has_its_page(config):
+    page = REPO / "docs" / "experiments" / f"{config.stem}.md"
+    assert page.is_file(), f"{config.relative_to(REPO)} has no page: write {page.relative_to(REPO)}"
+
+
+@pytest.mark.parametrize("config", EXPERIMENTS, ids=lambda p: p.stem)
+def test_every_experiment_page_names_its_config(config):
+    page = REPO / "docs" / "experiments" / f"{config.stem}.md"
+    if page.is_file():
+        assert f"config/experiments/{config.name}" in page.read_text(), \
+            f"{page.relative_to(REPO)} does not name config/experiments/{config.name}"
