@@ -34,7 +34,7 @@ WEIGHTS = ("fp16", "int8")
 COMPRESSIONS = ("none", "zlib")
 RUNTIMES = ("torch", "onnx")
 PRECISIONS = ("auto", "fp32", "bf16")
-PLAYBACK = {"runtime": "onnx", "precision": "auto", "pad": 0, "batch": 16, "block_frames": 2}
+PLAYBACK = {"runtime": "torch", "precision": "auto", "pad": 0, "batch": 16, "block_frames": 2}
 # What a chunk of a package ships (select, the manifest's routing.ships), the cheaper first: a tie goes to it
 SHIPS = ("bicubic", "general", "trained")
 

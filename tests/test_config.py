@@ -163,7 +163,7 @@ def test_the_package_rule_gets_the_model_storage_apart_from_the_playback(default
     cfg = copy.deepcopy(default)
     cfg["package"].update(weights="int8", compression="zlib", pad=2)
     params = stdo_config.package_params(load(cfg))
-    assert params == {"playback": {"pad": 2, "runtime": "onnx", "precision": "auto", "batch": 16},
+    assert params == {"playback": {"pad": 2, "runtime": "torch", "precision": "auto", "batch": 16},
                       "weights": "int8", "compression": "zlib"}
     assert PLAYBACK.keys() >= params["playback"].keys()  # what the player takes, nothing else
 
@@ -175,7 +175,7 @@ def test_a_resident_base_is_passed_as_a_file_and_deltas_as_a_setting(default):
     cfg["package"].update(base="resident", ship="delta", weights="int8")
     cfg = load(cfg)
     assert stdo_config.resident_base(cfg) and not stdo_config.resident_base(load(default))
-    assert stdo_config.package_params(cfg) == {"playback": {"pad": 0, "runtime": "onnx", "precision": "auto",
+    assert stdo_config.package_params(cfg) == {"playback": {"pad": 0, "runtime": "torch", "precision": "auto",
                                                             "batch": 16}, "weights": "int8", "ship": "delta"}
     assert stdo_config.base_params(cfg) == {"weights": "int8", "compression": "none"}
     assert load(default)["package"]["base"] == "none" and load(default)["package"]["ship"] == "weights"

@@ -144,7 +144,7 @@ def test_the_client_shows_exactly_the_frames_the_server_measured(stdo_package, e
     frames = list(stream.decode(out))
     digest = hashlib.sha256(b"".join(f.tobytes() for f in frames)).hexdigest()
     assert done["sha256"] == digest == evaluated["sr_sha256"]
-    assert len(frames) == 6 and frames[0].shape == (160, 256, 3) and done["playback"]["runtime"] == "onnx"
+    assert len(frames) == 6 and frames[0].shape == (160, 256, 3) and done["playback"]["runtime"] == "torch"
 
 
 @pytest.mark.parametrize("weights", PACKAGES)
@@ -163,7 +163,8 @@ def test_playback_precision_auto_is_bf16_with_torch_where_the_cpu_has_native_bf1
     manifest = open_package(stdo_package).manifest
     assert manifest["playback"]["precision"] == "auto"
     assert playback(manifest, "cpu", runtime="torch")["precision"] == torch_runs
-    assert playback(manifest, "cpu")["precision"] == "fp32"  # ONNX Runtime computes fp32
+    assert playback(manifest, "cpu")["precision"] == torch_runs  # the torch runtime is the default
+    assert playback(manifest, "cpu", runtime="onnx")["precision"] == "fp32"  # ONNX Runtime computes fp32
     assert playback(manifest, "cpu", runtime="torch", precision="fp32")["precision"] == "fp32"
 
 
@@ -317,8 +318,9 @@ def flip_a_byte(path):
 def test_a_bad_package_ends_with_one_line_and_no_output(stdo_package, tmp_path, case, change, message):
     bad = broken_copy(stdo_package, tmp_path, change)
     out = tmp_path / "sr.mp4"
-    runtime = ["--runtime", "torch"] if case == "arch" else []  # ONNX graphs describe themselves
-    assert_one_error_line(stdo_play(bad, "-o", out, "--threads", "1", *runtime), "stdo play", message)
+    # the ONNX graph describes itself (its weights, its inputs); the torch runtime builds the manifest's model
+    runtime = {"arch": ["--runtime", "torch"], "params": ["--runtime", "onnx"], "cafm": ["--runtime", "onnx"]}
+    assert_one_error_line(stdo_play(bad, "-o", out, "--threads", "1", *runtime.get(case, [])), "stdo play", message)
     assert not out.exists() and not list(tmp_path.glob(".sr*"))
 
 
