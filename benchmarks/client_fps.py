@@ -6,12 +6,15 @@ same threads:
 - model only: the forward pass alone on the patches of every frame, pre-cut and pre-converted,
   in the batches the client uses (the ceiling);
 - client: `stdo.delivery.player.upscale` (decode the stream, cut, route, super-resolve, stitch);
-- play: the whole `stdo play` (the client plus writing x264 veryfast output), as evaluated (ONNX fp32);
+- play: the whole `stdo play` (the client plus writing x264 veryfast output), as evaluated (the default playback);
 - evaluate: the whole evaluate stage (the client, then PSNR, SSIM and VMAF of every frame and the
-  papers' per-patch and evaluation-frame scores), as the workflow runs it (ONNX fp32), and with
+  papers' per-patch and evaluation-frame scores), as the workflow runs it (the default playback), and with
   `vmaf_subsample: 4` (VMAF and SSIM on every 4th frame);
-for the torch runtime in fp32 and bf16 and ONNX Runtime (fp32). Weights are random (a trained model
-runs at the same speed).
+for the torch runtime in fp32 and bf16 and ONNX Runtime (fp32), the default (the manifest's playback: torch,
+precision auto) marked. For each runtime, how its frames differ from ONNX Runtime fp32's (the runtime every
+experiment before the default changed was evaluated with): the share of equal 8-bit values, the largest
+difference, and PSNR-Y against HR (BT.601 studio range, whole frames, shave 4, PSNR of the mean MSE). Weights
+are random (a trained model runs at the same speed; the frame differences of trained models are in the README).
 
     python benchmarks/client_fps.py [--threads 2] [--frames 132] [--repeats 2] [--pad 0]
 """
@@ -34,6 +37,7 @@ from stdo.evaluate import evaluate
 from stdo.infer import machine_line
 from stdo.ingest import ingest
 from stdo.label import label
+from stdo.metrics import mse, psnr, rgb_to_y
 from stdo.sources import bundled_clip
 
 
@@ -88,6 +92,20 @@ def client(package_path: Path, runtime: str, precision: str, threads: int) -> fl
     return n / (time.perf_counter() - start)
 
 
+def frames(package_path: Path, runtime: str, precision: str, threads: int) -> np.ndarray:
+    return np.stack(list(upscale(open_package(package_path), runtime=runtime, precision=precision, threads=threads)))
+
+
+def difference(sr: np.ndarray, reference: np.ndarray, hr: np.ndarray) -> str:
+    """How `sr` differs from the reference frames: equal values, largest difference, PSNR-Y against HR."""
+    def psnr_y(frames):
+        return float(psnr(mse(rgb_to_y(frames), rgb_to_y(hr), 4).mean()))
+
+    step = np.abs(sr.astype(int) - reference).max()
+    return (f"{(sr == reference).mean():6.1%} equal, max {step} level(s), "
+            f"PSNR-Y {psnr_y(sr) - psnr_y(reference):+.4f} dB")
+
+
 def evaluation(package_path: Path, threads: int, vmaf_subsample: int = 1) -> float:
     """Frames/s of the evaluate stage on the package (its chunk table beside it, as build_packages writes)."""
     work = package_path.parent
@@ -111,19 +129,27 @@ def main() -> None:
         packages = build_packages(Path(tmp), args.frames, args.pad)
         print(f"bigbuckbunny x4, {args.frames} frames, 1280x720 output, {args.threads} thread(s), "
               f"playback {playback({}, pad=args.pad)}, best of {args.repeats}")
-        print(f"{'package':8s} {'runtime':14s} {'model only':>11s} {'client':>8s} {'ratio':>6s}   frames/s")
+        default = playback(open_package(packages["m0"]).manifest)
+        print(f"default playback (the manifest's, resolved on this CPU): {default['runtime']} {default['precision']}")
+        print(f"{'package':8s} {'runtime':14s} {'model only':>11s} {'client':>8s} {'ratio':>6s}   frames/s; "
+              f"frames against onnx fp32's")
+        hr = np.load(Path(tmp) / "hr.npy")
         for name, path in packages.items():
+            reference = frames(path, "onnx", "fp32", args.threads)
             for runtime, precision in (("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32")):
                 ceiling = max(model_only(path, runtime, precision, args.threads) for _ in range(args.repeats))
                 rate = max(client(path, runtime, precision, args.threads) for _ in range(args.repeats))
-                print(f"{name:8s} {runtime + ' ' + precision:14s} {ceiling:11.1f} {rate:8.1f} {rate / ceiling:6.0%}")
+                mark = " (default)" if (runtime, precision) == (default["runtime"], default["precision"]) else ""
+                print(f"{name:8s} {runtime + ' ' + precision:14s} {ceiling:11.1f} {rate:8.1f} {rate / ceiling:6.0%}   "
+                      f"{difference(frames(path, runtime, precision, args.threads), reference, hr)}{mark}")
             done = max(play(path, Path(tmp) / "sr.mp4", threads=args.threads)["fps"] for _ in range(args.repeats))
-            print(f"{name:8s} {'stdo play':14s} {'':11s} {done:8.1f}          (onnx fp32, x264 veryfast output)")
-            ceiling = max(model_only(path, "onnx", "fp32", args.threads) for _ in range(args.repeats))
+            print(f"{name:8s} {'stdo play':14s} {'':11s} {done:8.1f}          (default playback, x264 veryfast output)")
+            ceiling = max(model_only(path, default["runtime"], default["precision"], args.threads)
+                          for _ in range(args.repeats))
             for n in (1, 4):
                 rate = max(evaluation(path, args.threads, n) for _ in range(args.repeats))
                 print(f"{name:8s} {'evaluate':14s} {ceiling:11.1f} {rate:8.1f} {rate / ceiling:6.0%}"
-                      f"   (onnx fp32, every score, vmaf_subsample {n})")
+                      f"   (default playback, every score, vmaf_subsample {n})")
 
 
 if __name__ == "__main__":
