@@ -14,7 +14,7 @@ for the torch runtime in fp32 and bf16 and ONNX Runtime (fp32), the default (the
 precision auto) marked. For each runtime, how its frames differ from ONNX Runtime fp32's (the runtime every
 experiment before the default changed was evaluated with): the share of equal 8-bit values, the largest
 difference, and PSNR-Y against HR (BT.601 studio range, whole frames, shave 4, PSNR of the mean MSE). Weights
-are random (a trained model runs at the same speed; the frame differences of trained models are in the README).
+are random (a trained model runs at the same speed; the frame differences of trained models are in docs/results.md).
 
     python benchmarks/client_fps.py [--threads 2] [--frames 132] [--repeats 2] [--pad 0]
 """
