@@ -11,6 +11,7 @@ import pandas as pd  # noqa: E402
 
 from . import rd  # noqa: E402
 from .io import atomic_path, load_json, save_png, save_text  # noqa: E402
+from .measures import heading  # noqa: E402
 from .report.document import Table, markdown  # noqa: E402
 from .report.summary import (  # noqa: E402
     CATEGORY_LEGEND,
@@ -55,8 +56,8 @@ def plot(table: pd.DataFrame, path) -> None:
             else:
                 ax.axhline(r.psnr_stdo_patch, linestyle="--", linewidth=0.9, color="grey", label=f"{r.method} (0 KB)")
         ax.set_xscale("log")
-        ax.set(title=f"{video} x{scale} (lossless LR)", xlabel="KB of models + chunk map (ONNX files as stored)",
-               ylabel="PSNR dB (STDO convention)")
+        ax.set(title=f"{video} x{scale} (lossless LR)", xlabel=heading("models_and_map_bytes", "KB"),
+               ylabel=heading("psnr_stdo_patch"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
     fig.tight_layout()

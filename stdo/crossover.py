@@ -13,6 +13,7 @@ import pandas as pd  # noqa: E402
 
 from .errors import InputError  # noqa: E402
 from .io import atomic_path, save_png, save_text  # noqa: E402
+from .measures import heading, legend  # noqa: E402
 from .vocabulary import LOSSLESS  # noqa: E402
 
 SCORES = ["psnr_stdo_patch", "psnr_frame_y"]
@@ -61,7 +62,7 @@ def plot(rows: pd.DataFrame, path) -> None:
         for ax, xlabel in zip(ax_row, ("total optimizer steps", "training seconds (measured, all its models)")):
             ax.set_xscale("log", base=2)
             ax.set_xlabel(xlabel)
-            ax.set_ylabel("PSNR, STDO convention (dB)")
+            ax.set_ylabel(heading("psnr_stdo_patch"))
             ax.set_title(f"{video} x{scale}")
             ax.grid(alpha=0.3)
         ax_row[0].legend(fontsize=8)
@@ -74,10 +75,9 @@ def crossover(summary_path, out_csv, out_md, out_plot, *, cells: dict, baseline:
     with atomic_path(out_csv) as tmp:
         rows.to_csv(tmp, index=False)
     text = ["# Crossover: chunked overfitting against one model at equal total steps", "",
-            "Lossless LR (the papers' setting). psnr_stdo_patch: RGB, per patch, scale+4 px shaved, -10 log10(mean "
-            "of chunk MSE), all frames; psnr_frame_y: whole evaluation frames, Y, shave = scale, PSNR of the mean "
-            "MSE. total_steps: the optimizer steps of the method, shared among its chunk models, plus, for a "
-            "two-stage method, those of the model it starts from (init); steps: its own.", "",
+            "Lossless LR (the papers' setting). total_steps: the optimizer steps of the method, shared among its chunk "
+            "models, plus, for a two-stage method, those of the model it starts from (init); steps: its own.", "",
+            *(f"- {item}" for item in legend(SCORES)), "",
             rows.to_markdown(index=False, floatfmt=".3f"), ""]
     if baseline is not None:
         points = crossover_points(rows, baseline)

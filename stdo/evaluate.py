@@ -1,15 +1,11 @@
 """Stage: evaluate a package the way its viewer receives it.
 
-The package is played by the client's own decode-and-upscale function (`stdo.delivery.player`),
-every frame, and the SR video is scored against the original HR frames under every convention
-(`stdo.metrics`, `stdo.quality`):
-- the papers': per-patch MSE per chunk and STDO's `-10 log10(mean of chunk MSE)` over all patches
-  of all frames, and whole-frame PSNR / SSIM on the evaluation frames (shave = scale);
-- the codec world's: PSNR (RGB, Y), SSIM and VMAF over every frame, whole frame, nothing shaved;
-and the delivered bytes are measured on the package's files (a resident base the package needs is
-not delivered per video: `base` names it and the `*_with_base` columns add its bytes). A sha256 of the
-SR frames lets the client prove it shows exactly what was measured. The HR codec baseline is scored
-the same way."""
+The package is played by the client's own decode-and-upscale function (`stdo.delivery.player`), every frame, and
+the SR video is scored against the original HR frames under every convention (`stdo.scoring`; the conventions of
+every measure are stated in `stdo.measures`): the papers' per-patch and evaluation-frame scores, and the codec
+world's over every frame; and the delivered bytes are measured on the package's files (a resident base the package
+needs is not delivered per video: `base` names it and the `*_with_base` columns add its bytes). A sha256 of the SR
+frames lets the client prove it shows exactly what was measured. The HR codec baseline is scored the same way."""
 from __future__ import annotations
 
 import logging

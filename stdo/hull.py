@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .io import atomic_path, save_png, save_text
+from .measures import legend
 from .rd import ANCHOR, QUALITIES, bd_rate_of
 from .report.document import Note, Table, markdown
 from .vocabulary import LOSSLESS
@@ -147,9 +148,8 @@ def hull(rd_path, out_csv, out_md, out_plot) -> pd.DataFrame:
     blocks = [Table(shown.drop(columns=["bd_rate", "why"], errors="ignore"),
                     "Per-title ladders: BD-rate of one convex hull against another"),
               Note("Each hull is the upper convex hull of (kbit/s, quality) over its points, lossy rate points "
-                   "only, every byte of the package counted (LR bitstream + models + chunk map + manifest; a resident "
-                   "base's bytes left out, as in rd.csv's kbps_package). Negative = the test ladder needs fewer bits "
-                   "for the same quality. Quality conventions: the rate-distortion legend of comparison.md."),
+                   "only. Negative = the test ladder needs fewer bits for the same quality. Conventions:",
+                   legend([RATE, *QUALITIES, "BD-rate"])),
               Table(ladder(points), "The SR ladder's rungs: which (scale, client option) serves which rates")]
     save_text(markdown(blocks), out_md)
     plot(rows, points, out_plot)

@@ -1,12 +1,6 @@
-"""Image quality under the conventions the papers use. Every number a stage reports says which:
-
-- stdo_patch: RGB, per patch, `scale + 4` px shaved from each patch border, PSNR of the mean of
-  the chunk MSEs (STDO's `-10 log10(mean(mse_1..mse_k))`, 8-bit peak 255).
-- frame_rgb: stitched whole frames, RGB, shave = scale, PSNR of the mean MSE over frames.
-- frame_y: as frame_rgb on the Y channel (BT.601 studio range, the BasicSR convention).
-- cafm: whole frames, RGB, `scale + 6` shave, mean of per-frame PSNR (CaFM's convention).
-- ssim: Y channel, shave = scale, Gaussian window sigma 1.5 (Wang et al. 2004), mean over frames.
-Every PSNR is capped at PSNR_CAP_DB (100 dB): what a perfect match (MSE 0) scores.
+"""Image quality under the conventions the papers use: MSE per patch and per frame, PSNR, BT.601 luma and SSIM,
+from which `stdo.scoring` makes psnr_stdo_patch, psnr_frame_rgb, psnr_frame_y, psnr_cafm, ssim and psnr_patch_mean.
+Their conventions are stated once, in `stdo.measures` (which reads the shaves and the PSNR cap from here).
 """
 from __future__ import annotations
 

@@ -1,26 +1,16 @@
 """Quality of a rebuilt video against its original HR frames, measured as a streaming engineer
-would: PSNR (RGB and Y), SSIM and VMAF over every frame, fed one frame at a time.
-
-Conventions (also returned in every result as `conventions`):
+would: PSNR (RGB and Y), SSIM, VMAF and VMAF NEG over every frame, fed one frame at a time. Their conventions are
+those of the tables' rd_psnr_rgb, rd_psnr_y, rd_ssim, vmaf and vmaf_neg, stated in `stdo.measures` (and returned in
+every result as `conventions`). How they are computed:
 
 - Frames are uint8 RGB; the reference is a (T, H, W, 3) uint8 .npy file, read one frame at a
   time (by Python for PSNR, by FFmpeg for SSIM and VMAF), so memory stays at a few frames.
-- PSNR: whole frames, no border shaved, 8-bit peak 255, PSNR of the MEAN of the per-frame MSEs
-  (the "average" of FFmpeg's psnr filter), inf when the videos are identical. RGB: MSE over all
-  three channels. Y: ITU-R BT.601 studio-range luma computed in floating point from RGB, not
-  rounded (as `stdo.metrics.rgb_to_y`).
-- SSIM and VMAF come from libvmaf in the static FFmpeg of imageio-ffmpeg. Both videos are first
-  converted rgb24 -> yuv420p by FFmpeg's default conversion (BT.601, limited range: its Y is
-  `stdo.metrics.rgb_to_y` rounded, off by one on ~0.4 % of pixels from swscale's fixed-point
-  arithmetic). VMAF: model vmaf_v0.6.1, mean over frames; VMAF NEG: libvmaf's built-in vmaf_v0.6.1neg
-  ("no enhancement gain": the model the video-coding community scores enhancement with, since the default
-  model rewards sharpening), computed in the same pass, mean over frames. SSIM: libvmaf's
-  float_ssim on the Y plane (11x11 Gaussian window, sigma 1.5, images first decimated by
-  max(1, round(min(H, W) / 256)) as in Wang's reference code), mean over frames.
-- `vmaf_subsample` n > 1: libvmaf scores (VMAF and SSIM) frames 0, n, 2n ... only (its
-  `n_subsample`) and the means are over those; PSNR still covers every frame. FFmpeg (conversion
-  and libvmaf) took 4.2 CPU-seconds for 132 frames of 720p here, 1.6 with n = 4, which made the evaluate stage 13 %
-  faster (README).
+- PSNR from the per-frame sums of squared errors (`frame_sse`); Y as `stdo.metrics.rgb_to_y`, not rounded.
+- SSIM and VMAF from libvmaf in the static FFmpeg of imageio-ffmpeg, both models in one pass. Both videos are first
+  converted rgb24 -> yuv420p by FFmpeg's default conversion: its Y is `stdo.metrics.rgb_to_y` rounded, off by one
+  on ~0.4 % of pixels from swscale's fixed-point arithmetic.
+- `vmaf_subsample` n > 1: libvmaf's `n_subsample`. FFmpeg (conversion and libvmaf) took 4.2 CPU-seconds for 132
+  frames of 720p here, 1.6 with n = 4, which made the evaluate stage 13 % faster (README).
 """
 from __future__ import annotations
 
@@ -33,10 +23,10 @@ import imageio_ffmpeg
 import numpy as np
 
 from .errors import InputError
+from .measures import VMAF_MODELS, legend
 from .metrics import psnr
 
-VMAF_MODEL = "vmaf_v0.6.1"
-VMAF_MODELS = {"vmaf": VMAF_MODEL, "vmaf_neg": "vmaf_v0.6.1neg"}  # result key -> libvmaf's built-in model
+VMAF_MODEL = VMAF_MODELS["vmaf"]  # VMAF_MODELS: result key -> libvmaf's built-in model
 # BT.601 studio-range luma weights; the +16 offset cancels in a difference.
 _Y_WEIGHTS = (np.array([65.481, 128.553, 24.966]) / 255.0).astype(np.float32)
 # Smaller frames crash (SIGSEGV) the libvmaf of imageio-ffmpeg's FFmpeg 9.0.2 (found by probing).
@@ -44,14 +34,10 @@ MIN_SIZE = 17
 _LOG_NAME = "vmaf.json"
 _STDERR_LINES = 10
 
-CONVENTIONS = (
-    "psnr_rgb/psnr_y: whole frame, no shave, peak 255, 10*log10(255^2 / mean over frames of the "
-    "per-frame MSE) (FFmpeg psnr 'average'), inf if identical; Y = BT.601 studio-range luma "
-    "16 + (65.481 R + 128.553 G + 24.966 B) / 255 in float from RGB. ssim/vmaf: libvmaf "
-    f"({VMAF_MODEL}) via FFmpeg on yuv420p from FFmpeg's rgb24 conversion (BT.601 limited range); "
-    "ssim = float_ssim on Y (11x11 Gaussian sigma 1.5, auto decimation), mean over frames; "
-    f"vmaf = mean over frames; vmaf_neg = the same with {VMAF_MODELS['vmaf_neg']} (no enhancement gain)."
-)
+# result key -> the column of the tables it becomes (stdo.scoring), whose convention stdo.measures states
+COLUMNS = {"psnr_rgb": "rd_psnr_rgb", "psnr_y": "rd_psnr_y", "ssim": "rd_ssim", "vmaf": "vmaf", "vmaf_neg": "vmaf_neg"}
+CONVENTIONS = " ".join((f"{', '.join(COLUMNS)} are the tables' {', '.join(COLUMNS.values())}.",
+                        *legend(COLUMNS.values())))
 
 
 def conventions(vmaf_subsample: int = 1) -> str:

@@ -1,13 +1,12 @@
 """Rate-distortion: every method's package against the codec alone, at the same bytes.
 
 A method's curve is its packages at the codec's rate points (the lossless point is left out: it is
-not a rate anyone streams at), each at its total delivered kbit/s (LR bitstream + models + chunk map
-+ manifest, measured on the package files; a resident base, installed with the player once, is not
-counted per video, and the `_with_base` columns and BD-rates add its bytes to every package). The
-anchor is the HR video through the same encoder
-(`hr_codec`); the LR stream with a bicubic upscale at the client is the `bicubic` row. BD-rate
-(`stdo.bdrate`, piecewise cubic) says how many more (+) or fewer (-) bits a method needs than the
-anchor for the same PSNR-Y or VMAF, over the quality range both curves cover."""
+not a rate anyone streams at), each at its total delivered kbit/s (`kbps_package`; a resident base, installed
+with the player once, is not counted per video, and the `_with_base` columns and BD-rates add its bytes to every
+package). The anchor is the HR video through the same encoder (`hr_codec`); the LR stream with a bicubic upscale
+at the client is the `bicubic` row. BD-rate (`stdo.bdrate`, piecewise cubic) says how many more (+) or fewer (-)
+bits a method needs than the anchor for the same PSNR-Y or VMAF, over the quality range both curves cover. The
+conventions of every measure here are `stdo.measures`'."""
 from __future__ import annotations
 
 import matplotlib
@@ -19,7 +18,7 @@ import pandas as pd  # noqa: E402
 
 from . import bdrate  # noqa: E402
 from .io import save_png  # noqa: E402
-from .metrics import PSNR_CAP_DB  # noqa: E402
+from .measures import describe, heading, legend, measure  # noqa: E402
 from .report.document import Note, Table  # noqa: E402
 from .vocabulary import LOSSLESS, REFERENCE_METHODS  # noqa: E402
 
@@ -28,24 +27,20 @@ RD_COLUMNS = ["video", "scale", "method", "rate", "train_rate", "encoder", "stre
               "stream_bytes", "models_and_map_bytes", "package_bytes", "base", "base_bytes", "package_bytes_with_base",
               "kbps_stream", "kbps_models_and_map", "kbps_package", "kbps_package_with_base", "rd_psnr_rgb",
               "rd_psnr_y", "rd_ssim", "vmaf", "vmaf_neg", "vmaf_model"]
-QUALITIES = {"rd_psnr_y": "PSNR-Y dB", "vmaf_neg": "VMAF-NEG", "vmaf": "VMAF"}
+# The qualities of the curves, by their label and unit as hull.csv names them ('PSNR-Y dB', 'VMAF-NEG', 'VMAF')
+QUALITIES = {q: f"{measure(q).label} {measure(q).unit}".strip() for q in ("rd_psnr_y", "vmaf_neg", "vmaf")}
 # BD-rates count every byte of the package; the second kind counts the LR stream only, as if the models
 # cost nothing: what overfitting buys once the model bytes are amortised (a long video, a resident model);
 # the third adds a resident base's bytes to every package, as for a client that does not hold it.
 RATES = {"": "kbps_package", "_stream_only": "kbps_stream", "_with_base": "kbps_package_with_base"}
 NO_BASE = "none"
 WITH_BASE = {"package_bytes_with_base": "package_bytes", "kbps_package_with_base": "kbps_package"}
-LEGEND = f"""\
-Rate-distortion conventions: kbit/s = 8 x bytes / (frames / fps) / 1000 over the whole clip; kbps_package counts every
-file of the package (LR bitstream + ONNX models as stored, fp16 by default + chunk map + manifest),
-kbps_models_and_map only the models and the map (the papers' measure). Quality over every frame against the
-original HR frames, whole frame, nothing shaved:
-rd_psnr_rgb / rd_psnr_y = PSNR of the mean MSE (Y = BT.601 studio range from RGB); rd_ssim = libvmaf float_ssim (Y),
-mean over frames; vmaf = libvmaf, model given in vmaf_model, mean over frames (over every n-th frame only where
-vmaf_model says so, SSIM alike); vmaf_neg = the same with vmaf_v0.6.1neg, VMAF's "no enhancement gain" model,
-which does not reward sharpening (the score enhancement such as SR is judged by). hr_codec = the HR frames through the
-same encoder (the anchor of the BD-rates); bicubic = the LR stream upscaled by bicubic at the client. Every PSNR is
-capped at {PSNR_CAP_DB:g} dB, what a perfect match (MSE 0) scores."""
+# The legend of the rate-distortion measures: their conventions (stdo.measures), and the rows besides the methods'
+LEGEND = Note("Rate-distortion conventions:", (
+    *legend(["kbps_package", "kbps_stream", "kbps_models_and_map", "rd_psnr_rgb", "rd_psnr_y", "rd_ssim", "vmaf",
+             "vmaf_neg"]),
+    "hr_codec = the HR frames through the same encoder (the anchor of the BD-rates); bicubic = the LR stream upscaled "
+    "by bicubic at the client."))
 
 
 def fill_base(table: pd.DataFrame) -> pd.DataFrame:
@@ -180,7 +175,7 @@ def bd_section(table: pd.DataFrame, order=None) -> list:
         return []
     vmaf_model = ", ".join(sorted(set(table["vmaf_model"].dropna()))) or "-"
     return [Table(bd_shown(bd), "Rate-distortion: BD-rate against the codec alone"), Note(bd_note(bd, vmaf_model)),
-            Note(LEGEND)]
+            LEGEND]
 
 
 def bd_shown(bd: pd.DataFrame) -> pd.DataFrame:
@@ -194,22 +189,15 @@ def bd_shown(bd: pd.DataFrame) -> pd.DataFrame:
     if with_base:
         shown["base"] = bd["base"]
     for suffix, label in kinds.items():
-        for quality, name in QUALITIES.items():
+        for quality in QUALITIES:
             values, reasons = bd[f"bd_rate_{quality}{suffix}"], bd[f"why_{quality}{suffix}"]
-            shown[f"{label} {name.split()[0]} %"] = [_bd_cell(v, why) for v, why in zip(values, reasons)]
+            shown[f"{label} {measure(quality).label} %"] = [_bd_cell(v, why) for v, why in zip(values, reasons)]
     return shown
 
 
 def bd_note(bd: pd.DataFrame, vmaf_model: str) -> str:
-    note = (f"BD-rate against the HR video through the same encoder (hr_codec), piecewise cubic (PCHIP) over the "
-            f"quality range both curves cover; rate = every byte of the package (LR bitstream + models + chunk map + "
-            f"manifest); 'stream only' counts the LR bitstream alone, as if the models cost nothing (the limit of a "
-            f"long video, or a model the client already has). PSNR-Y over every frame, VMAF ({vmaf_model}) and "
-            f"VMAF-NEG (vmaf_v0.6.1neg, which does not reward sharpening). "
-            f"Negative = fewer bits than the codec alone for the same quality. 'points' = the method's rate points vs "
-            f"the anchor's. 'unreliable': the curves share too little quality range to trust the value (less than "
-            f"{bdrate.MIN_SHARE:.0%} of either curve's range, or fewer than {bdrate.MIN_INSIDE} points of either "
-            f"inside it); the value follows the colon.")
+    note = (f"{describe('BD-rate')} VMAF: {vmaf_model}. 'points' = the method's rate points vs the anchor's; "
+            "'unreliable': the value, after the colon, rests on too thin an overlap to trust.")
     if resident(bd):
         note += (" 'base': the model the packages assume installed with the player (package.base: resident), whose "
                  "bytes the rate leaves out; 'with base' adds them to every package, as for a client without it.")
@@ -221,13 +209,14 @@ def _bd_cell(value: float, reason) -> str:
 
 
 def plot_curves(table: pd.DataFrame, path, order=None) -> None:
-    """kbit/s (log) against PSNR-Y and against VMAF, one row of panels per (video, scale), one line per
+    """kbit/s (log) against PSNR-Y and against VMAF-NEG, one row of panels per (video, scale), one line per
     method; the HR codec in black, the LR stream with bicubic dashed grey."""
     groups = curves(table)
     fig, axes = plt.subplots(max(1, len(groups)), 2, figsize=(13, 4.8 * max(1, len(groups))), squeeze=False)
     for row, ((video, scale), methods) in zip(axes, groups.items()):
         names = [m for m in dict.fromkeys([ANCHOR, "bicubic", *(order or []), *methods]) if m in methods]
-        for ax, (quality, label) in zip(row, QUALITIES.items()):
+        for ax, quality in zip(row, QUALITIES):
+            label = heading(quality)
             for method in names:
                 points = methods[method]
                 style = {ANCHOR: dict(color="black", linewidth=2.2), "bicubic": dict(color="grey", linestyle="--")}
@@ -235,7 +224,7 @@ def plot_curves(table: pd.DataFrame, path, order=None) -> None:
                         label="HR through the codec" if method == ANCHOR else method, **style.get(method, {}))
             ax.set_xscale("log")
             ax.set(title=f"{video} x{scale}: {label} against delivered rate", ylabel=label,
-                   xlabel="kbit/s delivered (LR stream + models + chunk map + manifest; HR: its stream)")
+                   xlabel=f"{heading('kbps_package')}: every byte of the package (HR: its stream)")
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=8)
     fig.tight_layout()

@@ -13,7 +13,7 @@ from .delivery import stream
 from .errors import InputError
 from .io import load_frames
 from .patches import grid_of
-from .quality import VideoQuality
+from .quality import COLUMNS, VideoQuality
 
 
 def kbps(n_bytes: int, frames: int, fps: float) -> float:
@@ -58,8 +58,7 @@ class Scorer:
 
     def result(self, chunk: np.ndarray | None = None) -> dict:
         video = self.quality.result()
-        out = {"frames": video["frames"], "rd_psnr_rgb": video["psnr_rgb"], "rd_psnr_y": video["psnr_y"],
-               "rd_ssim": video["ssim"], "vmaf": video["vmaf"], "vmaf_neg": video["vmaf_neg"],
+        out = {"frames": video["frames"], **{column: video[key] for key, column in COLUMNS.items()},
                "vmaf_model": video["vmaf_model"],
                "vmaf_subsample": video["vmaf_subsample"],
                "rd_psnr_y_per_frame": video["per_frame"]["psnr_y"], "vmaf_per_frame": video["per_frame"]["vmaf"],

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stdo import rd
+from stdo import measures, rd
 from stdo.aggregate import aggregate
 from stdo.errors import InputError
 from stdo.report.summary import COLUMNS
@@ -69,7 +69,19 @@ def test_summary_keeps_row_order_and_states_conventions(outputs):
     assert list(table.columns) == COLUMNS and table.method.tolist()[:3] == ["bicubic", "stdo", "stdo"]
     text = markdown(outputs["s.md"])
     assert "| v | 4 | bicubic | lossless | 1 | 0 | 0 | - | - | 30.12 |" in text
-    assert "scale+4 px shaved" in text
+    assert "scale+4 px shaved" in text and f"- {measures.describe('psnr_stdo_patch')}" in text
+
+
+def test_every_measure_the_tables_hold_has_its_convention_in_the_registry(outputs):
+    """A new column of summary.csv or rd.csv is either a measure with an entry in stdo.measures or says what a row
+    is (measures.DESCRIPTIVE); the legends and the comparison's titles render the registry's conventions."""
+    for name in ("s.csv", "rd.csv"):
+        columns = pd.read_csv(outputs[name]).columns
+        assert [c for c in columns if not measures.known(c)] == [], name
+    comparison = markdown(outputs["c.md"])
+    assert f"**PSNR-Y, evaluation frames (dB): {measures.measure('psnr_frame_y').convention}**" in comparison
+    assert f"- {measures.describe('vmaf_neg')}" in comparison  # the rate-distortion legend
+    assert measures.describe("BD-rate") in comparison
 
 
 def test_comparison_has_methods_as_rows_and_scales_as_columns(outputs):

@@ -4,14 +4,12 @@ against the codec alone (`stdo.rd`), and the clips pooled per category. The aggr
 HTML report (`stdo.report.tables`) renders them."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pandas as pd
 
 from .. import rd
 from ..io import load_json
 from ..learning import RISE_DB
-from ..metrics import PSNR_CAP_DB
+from ..measures import heading, legend, measure
 from .document import Note, Table, number
 
 COLUMNS = ["video", "category", "scale", "method", "rate", "train_rate", "split", "mode", "k", "models", "fallbacks",
@@ -23,34 +21,21 @@ COLUMNS = ["video", "category", "scale", "method", "rate", "train_rate", "split"
            "eval_frames", "patches", "sr_sha256"]
 SHOWN = ["video", "scale", "method", "rate", "k", "total_params", "models_and_map_bytes", "kbps_package", "steps",
          "psnr_stdo_patch", "psnr_frame_y", "ssim", "rd_psnr_y", "vmaf_neg", "vmaf", "train_seconds", "converged"]
-LEGEND = Note(
-    "PSNR conventions (dB, 8-bit RGB output; every SR frame as the client plays the package: its stored weights "
-    f"(fp16 unless package.weights says int8), patches of the grid; capped at {PSNR_CAP_DB:g} dB, what a perfect "
-    "match, MSE 0, scores):",
-    ("psnr_stdo_patch: RGB, per patch with scale+4 px shaved from each patch border, -10 log10(mean of chunk MSE), "
-     "all frames (STDO).",
-     "psnr_frame_rgb / psnr_frame_y: whole frames, eval frames (every eval_every-th), shave = scale, PSNR of the "
-     "mean MSE; Y = BT.601 studio range.",
-     "ssim: Y channel, shave = scale, Gaussian window (sigma 1.5), mean over eval frames.",
-     "rd_psnr_rgb / rd_psnr_y / rd_ssim / vmaf / vmaf_neg: every frame, whole frame, nothing shaved (the "
-     "rate-distortion legend "
-     "in comparison.md).",
-     "models_and_map_bytes: the package's model files (ONNX; fp16 weights unless package.weights/ship say int8 or "
-     "deltas) and chunk map, measured on the files; package_bytes adds the LR bitstream and the manifest.",
-     "steps: the method's optimizer-step budget (budget 'total': shared among its chunk models by chunk size; "
-     "'per_chunk': each chunk model gets all of it); epochs, where the budget was given so: passes over the video's "
-     "LR patch tiles, steps = epochs x patches / batch.",
-     f"converged: 'not converged' where one of the method's models still gained more than {RISE_DB} dB over the last "
-     "doubling of its steps (curve_rise_db: the largest such gain; PSNR on a fixed subset of its own training "
-     "patches, STDO convention; results/curves.csv); empty where no curve was recorded.",
-     "fallbacks: chunks whose trained model lost to the general model or bicubic on the chunk's patches and that "
-     "ship that instead (config select; empty where select is off or for the reference rows)."))
+# The legend of summary.md: the conventions of the measures it shows (stdo.measures), then what its other columns say.
+LEGEND = "Conventions of the measures (stdo.measures; docs/conventions.md has every column):"
+COLUMN_NOTES = (
+    "steps: the method's optimizer-step budget (budget 'total': shared among its chunk models by chunk size; "
+    "'per_chunk': each chunk model gets all of it); epochs, where the budget was given so: passes over the video's "
+    "LR patch tiles, steps = epochs x patches / batch.",
+    f"converged: 'not converged' where one of the method's models still gained more than {RISE_DB} dB over the last "
+    "doubling of its steps (curve_rise_db; results/curves.csv); empty where no curve was recorded.",
+    "fallbacks: chunks whose trained model lost to the general model or bicubic on the chunk's patches and that "
+    "ship that instead (config select; empty where select is off or for the reference rows).")
 # Said, with the columns, only where some package assumes a resident base (package.base: resident).
 RESIDENT_SHOWN = ["base", "kbps_package_with_base"]
-RESIDENT_LEGEND = ("base: the model the package assumes installed with the player once (package.base: resident), or "
-                   "none; its bytes are in no per-video count (models_and_map_bytes, package_bytes, kbps_package): "
-                   "package_bytes_with_base and kbps_package_with_base add them, as for a client without it. deltas: "
-                   "models sent as their difference to the base.")
+RESIDENT_NOTE = ("base: the model the package assumes installed with the player once (package.base: resident), or "
+                 "none; its bytes are in no per-video count (models_and_map_bytes, package_bytes, kbps_package). "
+                 "deltas: models sent as their difference to the base.")
 
 
 # Pooled per category: the mean over clips of each per-clip measure (and the clips' frames summed).
@@ -66,11 +51,11 @@ Clips pooled per category (a category is the clip's folder under videos_from.fol
 gives): one row per category, scale, method and rate point; clips = how many clips it pools, frames = their frames.
 Every measure is the unweighted mean over the clips of the per-clip value in summary.csv, each clip counting once
 whatever its length (clip-weighted, not frame-weighted): a pooled PSNR is the mean of the clips' PSNRs, each in its own
-convention (summary.md's legend: e.g. psnr_stdo_patch = the clip's PSNR of the mean chunk MSE, rd_psnr_y = PSNR of
-the mean MSE over the clip's frames), not the PSNR of MSE pooled over clips. This is how video SR benchmarks average
-a dataset (Vid4, REDS4: the mean over clips of each clip's PSNR); the VSD4K papers (STDO, CaFM) table each clip on its
-own (summary.csv). kbps_package and models_and_map_bytes are means over the clips too. '-': not measured for some clip
-of the category (e.g. the papers' patch PSNR off the training rate point).""")
+convention (below), not the PSNR of MSE pooled over clips. This is how video SR benchmarks average a dataset (Vid4,
+REDS4: the mean over clips of each clip's PSNR); the VSD4K papers (STDO, CaFM) table each clip on its own
+(summary.csv). kbps_package and models_and_map_bytes are means over the clips too. '-': not measured for some clip
+of the category (e.g. the papers' patch PSNR off the training rate point). The conventions of the clips' measures:""",
+                       legend(CATEGORY_SHOWN))
 
 
 def summarize(metric_paths, categories=None) -> pd.DataFrame:
@@ -119,14 +104,18 @@ def shown(table: pd.DataFrame, columns) -> pd.DataFrame:
 
 def summary(table: pd.DataFrame) -> list:
     """summary.md: every (video, scale, method, rate point), and the conventions of its measures."""
-    if rd.resident(table):
-        return [Table(shown(table, SHOWN + RESIDENT_SHOWN)), replace(LEGEND, items=LEGEND.items + (RESIDENT_LEGEND,))]
-    return [Table(shown(table, SHOWN)), LEGEND]
+    columns, notes = (SHOWN + RESIDENT_SHOWN, (*COLUMN_NOTES, RESIDENT_NOTE)) if rd.resident(table) else \
+        (SHOWN, COLUMN_NOTES)
+    return [Table(shown(table, columns)), Note(LEGEND, (*legend(columns), *notes))]
 
 
-MEASURES = {"psnr_stdo_patch": "PSNR dB, STDO convention (RGB, per patch, scale+4 shave, PSNR of mean chunk MSE)",
-            "psnr_frame_y": "PSNR dB, whole stitched frames, Y channel, shave = scale",
-            "models_and_map_bytes": "Models + chunk map, KB (ONNX files as stored; measured on the package)"}
+# comparison.md: one table per measure (bytes shown as KB)
+COMPARED = ("psnr_stdo_patch", "psnr_frame_y", "models_and_map_bytes")
+
+
+def title(column: str) -> str:
+    """A table of one measure: its heading (bytes as KB) and convention."""
+    return f"{heading(column, 'KB' if column.endswith('bytes') else None)}: {measure(column).convention}"
 
 
 def comparison(table: pd.DataFrame, rd_rows: pd.DataFrame) -> list:
@@ -134,7 +123,7 @@ def comparison(table: pd.DataFrame, rd_rows: pd.DataFrame) -> list:
     scale per video, one table per measure; then the BD-rates against the codec alone (`rd.bd_section`)."""
     lossless = table[table["rate"] == rd.LOSSLESS]
     order = method_order(lossless)
-    blocks = [Table(_measure(lossless, value, order), title) for value, title in MEASURES.items()]
+    blocks = [Table(_measure(lossless, value, order), title(value)) for value in COMPARED]
     if rd.resident(lossless):
         blocks.append(_bases(lossless, order))
     said = rd.verdict(rd_rows)
