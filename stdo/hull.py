@@ -21,7 +21,7 @@ import pandas as pd
 
 from .io import atomic_path, save_png, save_text
 from .measures import legend
-from .rd import ANCHOR, QUALITIES, bd_rate_of
+from .rd import ANCHOR, QUALITIES, VERDICT_QUALITIES, as_bits, bd_cell, bd_rate_of
 from .report.document import Note, Table, markdown
 from .vocabulary import LOSSLESS
 
@@ -88,6 +88,21 @@ def bd_rates(points: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+def verdict(rows: pd.DataFrame) -> list[str]:
+    """One sentence per video for the printed verdict: what the SR rungs add to the per-title ladder that already has
+    the player's bicubic rungs, on the verdict's measures."""
+    bd = bd_rates(on_hulls(rows))
+    if bd.empty:
+        return []
+    said = []
+    for video, part in bd[bd["test"].eq(HULLS["sr"]) & bd["anchor"].eq(HULLS["bicubic"])].groupby("video", sort=False):
+        by_quality = dict(zip(part["quality"], part["bd_rate"]))
+        values = [by_quality.get(QUALITIES[q], float("nan")) for q in VERDICT_QUALITIES]
+        said.append(f"{video}, as rungs of a per-title ladder that already has every scale's LR upscaled by the player "
+                    f"(results/hull.md): the SR rungs need {as_bits(values)} (VMAF-NEG / PSNR-Y).")
+    return said
+
+
 def ladder(points: pd.DataFrame) -> pd.DataFrame:
     """The rungs of the sr hull: which (scale, client option) serves which rate range, per (video, quality)."""
     sr = points[points["hull"] == "sr"].sort_values(["video", "quality", "kbps"], kind="stable")
@@ -133,10 +148,6 @@ def plot(rows: pd.DataFrame, points: pd.DataFrame, out) -> None:
     save_png(fig, out)
 
 
-def _bd_cell(value: float, why) -> str:
-    return f"n/a ({why})" if np.isnan(value) else f"{value:+.1f}"
-
-
 def hull(rd_path, out_csv, out_md, out_plot) -> pd.DataFrame:
     """results/hull.{csv,md,png} from results/rd.csv (the aggregate's rate-distortion rows)."""
     rows = pd.read_csv(rd_path)
@@ -144,7 +155,7 @@ def hull(rd_path, out_csv, out_md, out_plot) -> pd.DataFrame:
     with atomic_path(out_csv) as tmp:
         points.to_csv(tmp, index=False, float_format="%.4f")
     bd = bd_rates(points)
-    shown = bd.assign(**{"BD-rate %": [_bd_cell(v, w) for v, w in zip(bd.get("bd_rate", []), bd.get("why", []))]})
+    shown = bd.assign(**{"BD-rate %": [bd_cell(v, w) for v, w in zip(bd.get("bd_rate", []), bd.get("why", []))]})
     blocks = [Table(shown.drop(columns=["bd_rate", "why"], errors="ignore"),
                     "Per-title ladders: BD-rate of one convex hull against another"),
               Note("Each hull is the upper convex hull of (kbit/s, quality) over its points, lossy rate points "

@@ -135,14 +135,14 @@ def verdict(table: pd.DataFrame) -> list[str]:
             continue
         best = ranked[0]
         text = [f"{video} x{scale}, against {codec} alone: at equal quality {_who(best, methods)} needs "
-                f"{_bits(scores[best])} (BD-rate VMAF-NEG / PSNR-Y, every byte counted; bicubic, the player alone: "
-                f"{_bits(scores.get('bicubic', [np.nan] * 2))})."]
+                f"{as_bits(scores[best])} (BD-rate VMAF-NEG / PSNR-Y, every byte counted; bicubic, the player alone: "
+                f"{as_bits(scores.get('bicubic', [np.nan] * 2))})."]
         own = [m for m in ranked if m not in REFERENCE_METHODS]
         if own and "general" in methods:
             mine = own[0]
             versus = against(methods["general"], methods[mine])
-            text.append(f"The best per-video method, {mine} ({_bits(scores[mine])} than the codec), needs "
-                        f"{_bits(versus)} than {_who('general', methods)}: "
+            text.append(f"The best per-video method, {mine} ({as_bits(scores[mine])} than the codec), needs "
+                        f"{as_bits(versus)} than {_who('general', methods)}: "
                         + ("its per-video models earn their bytes." if versus[0] < 0 else
                            "its per-video models cost more bytes than the quality they add."))
         paragraphs.append(" ".join(text))
@@ -156,15 +156,14 @@ def _who(method: str, methods: dict) -> str:
     return method if method != "bicubic" else "bicubic (the LR stream upscaled by the player)"
 
 
-def _bits(values) -> str:
-    """BD-rates as words: '19.9 % / 15.0 % fewer bits', '5.0 % fewer / 3.0 % more bits', 'n/a / n/a'."""
-    known = [v for v in values if not np.isnan(v)]
-    if not known:
-        return " / ".join("n/a" for _ in values)
-    words = {"fewer" if v < 0 else "more" for v in known}
-    parts = ["n/a" if np.isnan(v) else f"{abs(v):.1f} %" + ("" if len(words) == 1 else
-                                                             f" {'fewer' if v < 0 else 'more'}") for v in values]
-    return " / ".join(parts) + (f" {words.pop()} bits" if len(words) == 1 else " bits")
+def as_bits(values) -> str:
+    """BD-rates as words: '19.9 % / 15.0 % fewer bits', '5.0 % fewer / 3.0 % more bits', '29.8 % more bits / no
+    trusted value' (NaN: no overlap, or one too thin to trust)."""
+    words = {"fewer" if v < 0 else "more" for v in values if not np.isnan(v)}
+    if len(words) == 1 and not any(np.isnan(v) for v in values):
+        return " / ".join(f"{abs(v):.1f} %" for v in values) + f" {words.pop()} bits"
+    return " / ".join("no trusted value" if np.isnan(v) else f"{abs(v):.1f} % {'fewer' if v < 0 else 'more'} bits"
+                      for v in values)
 
 
 def bd_section(table: pd.DataFrame, order=None) -> list:
@@ -191,7 +190,7 @@ def bd_shown(bd: pd.DataFrame) -> pd.DataFrame:
     for suffix, label in kinds.items():
         for quality in QUALITIES:
             values, reasons = bd[f"bd_rate_{quality}{suffix}"], bd[f"why_{quality}{suffix}"]
-            shown[f"{label} {measure(quality).label} %"] = [_bd_cell(v, why) for v, why in zip(values, reasons)]
+            shown[f"{label} {measure(quality).label} %"] = [bd_cell(v, why) for v, why in zip(values, reasons)]
     return shown
 
 
@@ -204,7 +203,7 @@ def bd_note(bd: pd.DataFrame, vmaf_model: str) -> str:
     return note
 
 
-def _bd_cell(value: float, reason) -> str:
+def bd_cell(value: float, reason) -> str:
     return f"n/a ({reason})" if np.isnan(value) else f"{value:+.1f}"
 
 

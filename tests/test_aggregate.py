@@ -97,7 +97,8 @@ def test_bd_rates_against_the_codec_are_tabled_with_their_reasons(outputs):
     # PSNR-Y, VMAF-NEG, VMAF; all bytes, then the stream only (0.4 x the anchor's rate)
     assert "| v | x4 | stdo | 4 vs 4 | -20.0 | -20.0 | -20.0 | -60.0 | -60.0 | -60.0 |" in text
     assert ("**Verdict.** v x4, against the codec alone: at equal quality stdo needs 20.0 % / 20.0 % fewer bits "
-            "(BD-rate VMAF-NEG / PSNR-Y, every byte counted; bicubic, the player alone: n/a / n/a)") in text
+            "(BD-rate VMAF-NEG / PSNR-Y, every byte counted; bicubic, the player alone: no trusted value / no trusted "
+            "value)") in text
     assert "| v | x4 | bicubic | 4 vs 4 | n/a (" in text and "overlap" in text
     table = pd.read_csv(outputs["rd.csv"])
     assert list(table.columns) == rd.RD_COLUMNS and len(table) == 15 and (table.rate == "lossless").sum() == 3

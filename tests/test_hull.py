@@ -48,3 +48,16 @@ def test_three_ladders_their_rungs_and_what_sr_adds(tmp_path):
     text = (tmp_path / "hull.md").read_text()
     assert "x2 general" in text and "HR" in text and (tmp_path / "hull.png").stat().st_size > 0
     assert len(pd.read_csv(tmp_path / "hull.csv")) == len(points)
+
+
+def test_the_verdict_says_what_the_sr_rungs_add_to_the_ladder_per_video():
+    rows = rd_rows()
+    bd = hull.bd_rates(hull.on_hulls(rows)).set_index(["quality", "test", "anchor"])["bd_rate"]
+    pair = (hull.HULLS["sr"], hull.HULLS["bicubic"])
+    vmaf_neg, psnr_y = bd[("VMAF-NEG", *pair)], bd[("PSNR-Y dB", *pair)]
+    assert vmaf_neg < 0 and psnr_y < 0
+    [sentence] = hull.verdict(rows)
+    assert sentence.startswith("v, as rungs of a per-title ladder that already has every scale's LR upscaled")
+    assert sentence.endswith(f"the SR rungs need {abs(vmaf_neg):.1f} % / {abs(psnr_y):.1f} % fewer bits "
+                             "(VMAF-NEG / PSNR-Y).")
+    assert hull.verdict(rows[rows["rate"] == "lossless"]) == []  # no lossy point, no ladder, nothing said

@@ -325,6 +325,10 @@ def test_the_workflow_streams_every_lossy_package_and_its_tables_say_what_a_view
     assert len(lossy) == 4 * 2 and lossy["startup_bytes"].gt(0).all()
     assert (lossy["startup_bytes"] < lossy["package_bytes"] + 2000).all()
     assert np.allclose(lossy["startup_s_1mbps"], lossy["startup_bytes"] * 8 / 1e6, atol=1e-4)
+    comparison = (root / "results" / "comparison.md").read_text()
+    assert "**Streamed: what a viewer waits" in comparison
+    for row in lossy.itertuples():
+        assert re.search(rf"\| {row.method} +\| {row.rate} +\| +[\d,]+ \| +{row.startup_bytes:,.0f} \|", comparison)
     nas = root / "results" / "tiny" / "x4" / "nas" / "crf30"
     index = json.loads((nas / "stream" / "segments.json").read_text())
     assert [s["frames"] for s in index["segments"]] == [3, 3]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import rd
+from .. import hull, rd
 from ..io import load_json
 from ..learning import RISE_DB
 from ..measures import heading, legend, measure
@@ -126,9 +126,34 @@ def comparison(table: pd.DataFrame, rd_rows: pd.DataFrame) -> list:
     blocks = [Table(_measure(lossless, value, order), title(value)) for value in COMPARED]
     if rd.resident(lossless):
         blocks.append(_bases(lossless, order))
-    said = rd.verdict(rd_rows)
+    said = [*rd.verdict(rd_rows), *hull.verdict(rd_rows)]
     verdict = [Note("**Verdict.** " + " ".join(said))] if said else []
-    return [*verdict, *blocks, _budget_note(lossless), *rd.bd_section(rd_rows, method_order(table))]
+    return [*verdict, *blocks, _budget_note(lossless), *rd.bd_section(rd_rows, method_order(table)),
+            *viewer_wait(rd_rows, method_order(table))]
+
+
+# what a viewer waits (segmented packages only): rd.csv's columns as comparison.md shows them
+WAIT = {"kbps_package": ("kbit/s", "{:,.0f}"), "startup_bytes": ("bytes before the first frame", "{:,.0f}"),
+        "startup_s_1mbps": ("at 1 Mbit/s (s)", "{:.2f}"), "startup_s_3mbps": ("at 3 Mbit/s (s)", "{:.2f}"),
+        "startup_s_10mbps": ("at 10 Mbit/s (s)", "{:.2f}"),
+        "seek_middle_bytes": ("bytes to seek to the middle", "{:,.0f}")}
+
+
+def viewer_wait(rd_rows: pd.DataFrame, order: list) -> list:
+    """The streamed packages' wait per method and rate point: where STDO's chunks (every model and the map part
+    before the first frame) pay or lose against time chunks and one model. Nothing where no package was segmented."""
+    if "startup_bytes" not in rd_rows or rd_rows["startup_bytes"].isna().all():
+        return []
+    rows = rd_rows.dropna(subset=["startup_bytes"])
+    rank = {"rate": list(rows.groupby("rate")["kbps_stream"].mean().sort_values().index), "method": order}
+    rows = rows.sort_values(["video", "scale", "rate", "method"], kind="stable",
+                            key=lambda c: c.map({v: i for i, v in enumerate(rank[c.name])}) if c.name in rank else c)
+    shown = pd.DataFrame({"video": rows["video"], "scale": [f"x{s}" for s in rows["scale"]],
+                          "method": rows["method"], "rate": rows["rate"]})
+    for column, (label, form) in WAIT.items():
+        shown[label] = [form.format(v) for v in rows[column]]
+    title = "Streamed: what a viewer waits (the DASH folders, <video>/x<scale>/<method>/<rate>/stream/)"
+    return [Table(shown.reset_index(drop=True), title), Note("Conventions:", legend(WAIT))]
 
 
 def method_order(table: pd.DataFrame) -> list:
