@@ -1,6 +1,10 @@
 """Stage 7: the tables of `stdo.report.summary` written out (one tidy table of every (video, scale, method, rate
 point), the papers' comparison table, the rate-distortion table and BD-rates against the codec alone, the clips
-pooled per category), and plots of quality against what the client downloads."""
+pooled per category), and plots of quality against what the client downloads.
+
+It imports from stdo/report/ although it is no part of the report: `stdo.report.summary` and `.document` are
+library modules, not stages (docs/layers.md, rule 5), so that the tables this stage writes and those the HTML
+report (stage `report.tables`) renders are made by the same code."""
 from __future__ import annotations
 
 import matplotlib
