@@ -264,6 +264,15 @@ def test_a_method_set_to_null_is_dropped(default):
     assert set(merged_over_default(default, "train_on_each")["methods"]) == {"m0", "stdo"}
 
 
+def test_null_from_the_command_line_drops_too(default):
+    """`--config methods='{cafm: null}'` reaches the config as the string 'null' (Snakemake reads no YAML null)."""
+    default["methods"]["cafm"] = "null"
+    default["methods"]["m0"]["steps"] = "~"
+    default["methods"]["m0"]["epochs"] = "2"
+    cfg = load(default)
+    assert "cafm" not in cfg["methods"] and cfg["methods"]["m0"]["epochs"] == 2 and "steps" not in cfg["methods"]["m0"]
+
+
 def test_codec_none_keeps_the_lossless_setting_only(default):
     cfg = copy.deepcopy(default)
     cfg["codec"] = "none"

@@ -36,11 +36,11 @@ def load(config: dict, schema_path) -> dict:
     for parent, key in ((config, "videos"), (config, "methods"), (config.get("sweep"), "archs"),
                         (config.get("sweep"), "methods")):
         if isinstance(parent, dict) and isinstance(parent.get(key), dict):
-            parent[key] = {name: value for name, value in parent[key].items() if value is not None}
+            parent[key] = {name: value for name, value in parent[key].items() if not _null(value)}
     # a method's key set to null drops that key (e.g. `steps: null, epochs: 50` over a method with steps)
     for name, recipe in (config.get("methods") or {}).items():
         if isinstance(recipe, dict):
-            config["methods"][name] = {k: v for k, v in recipe.items() if v is not None}
+            config["methods"][name] = {k: v for k, v in recipe.items() if not _null(v)}
     with open(schema_path) as f:
         schema = yaml.safe_load(f)
     validator = _filling_defaults(Draft202012Validator)(schema)
@@ -55,6 +55,11 @@ def load(config: dict, schema_path) -> dict:
     expand_videos(config)
     check(config)
     return config
+
+
+def _null(value) -> bool:
+    """None, or YAML's null as Snakemake's `--config methods='{cafm: null}'` hands it over: a string."""
+    return value is None or value in ("null", "Null", "NULL", "~")
 
 
 def _validate(config: dict, validator) -> None:

@@ -164,10 +164,11 @@ codec, how packages are delivered, the general model, the methods): read it besi
 by key, as the experiments in `config/experiments/` do (e.g. `paper.yaml`, the papers' protocol: all methods,
 x2/x3/x4, k = 2/4, WDSR and EDSR backbones, GPU-sized budgets). A configuration merged over another drops what it
 does not want by null: `methods: null` or `videos: null` drops them all, `methods: {{cafm: null}}` one.
-`--config key=value` sets keys on the command line; numbers, booleans and lists of them given there are read as
-the schema wants them (e.g. `--config scales=[2,4]`). Do not use Snakemake's `--replace-workflow-config`:
-Snakemake 9.x does not pass it on to the jobs it spawns (`spawn_jobs.py`: every Slurm job, and the tables' `run:`
-jobs), which then see the merged configuration and look for other files than the run planned.
+`--config key=value` sets keys on the command line; numbers, booleans and lists of them given there are read as the
+schema wants them (e.g. `--config scales=[2,4]`), and null drops there too (`--config methods='{{cafm: null}}'`). Do
+not use Snakemake's `--replace-workflow-config`: Snakemake 9.x does not pass it on to the jobs it spawns
+(`spawn_jobs.py`: every Slurm job, and the tables' `run:` jobs), which then see the merged configuration and look
+for other files than the run planned.
 
 **What a change re-runs.** Each rule's Snakemake `params` carry exactly the keys it depends on, so a changed key
 re-runs only the affected jobs (column "re-runs"). Keys added after results existed enter a rule's params only
